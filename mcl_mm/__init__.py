@@ -1,0 +1,34 @@
+"""mcl_mm: CIRKD, MCL and HSJP for MMSegmentation, MMDetection and MMPose configs.
+
+Importing the package (``custom_imports=dict(imports=['mcl_mm'])``) checks that mmcv has
+its compiled ops, lets torch's ``weights_only`` loader read mmengine checkpoints, and sets
+up the ``mcl_mm`` registry nodes; models, hooks and datasets are imported lazily on first
+use through the registries' ``locations``.
+"""
+from .version import __version__
+
+
+def _check_mmcv_ops() -> None:
+    hint = ('mcl_mm needs mmcv 2.1.0 with compiled ops (mmcv-lite is not enough): on CPU run '
+            '`bash tools/install.sh`; on GPU install torch for your CUDA, then '
+            '`pip install -U openmim && mim install mmcv==2.1.0`.')
+    try:
+        import mmcv
+    except ImportError as e:
+        raise ImportError(f'mmcv is not installed. {hint}') from e
+    if mmcv.__version__ != '2.1.0':
+        raise ImportError(f'found mmcv {mmcv.__version__}. {hint}')
+    try:
+        import mmcv._ext  # noqa: F401  the compiled ops
+    except ImportError as e:
+        raise ImportError(f'mmcv {mmcv.__version__} has no compiled ops ({e}). {hint}') from e
+
+
+_check_mmcv_ops()
+
+from . import registry  # noqa: E402
+from .engine.checkpoint import allow_mmengine_checkpoint_types  # noqa: E402
+
+allow_mmengine_checkpoint_types()
+
+__all__ = ['__version__', 'registry']

@@ -1,0 +1,49 @@
+"""CPU-only distributed set-up for MMEngine's ``pytorch`` launcher.
+
+mmengine 0.10.7's ``init_dist('pytorch')`` calls ``torch.cuda.set_device`` unconditionally,
+which raises on a CPU-only torch, and its ``Runner.wrap_model`` passes
+``device_ids=[LOCAL_RANK]`` to DDP, which DDP rejects for CPU modules. When no GPU is
+available we therefore initialise a ``gloo`` process group ourselves (mmengine skips its
+own set-up when a group already exists) and tell DDP to use no device ids.
+"""
+import os
+
+import torch
+import torch.distributed as torch_dist
+from mmengine.config import Config
+from mmengine.logging import print_log
+
+
+def setup_cpu_distributed(cfg: Config) -> bool:
+    """Start a gloo process group for ``cfg.launcher == 'pytorch'`` on a machine without CUDA.
+
+    Reads the torchrun environment (``RANK``, ``WORLD_SIZE``, ``MASTER_ADDR``,
+    ``MASTER_PORT``) and edits ``cfg`` in place: ``env_cfg.dist_cfg.backend='gloo'`` and a
+    ``model_wrapper_cfg`` with ``device_ids=None``.
+
+    Returns:
+        True if this function set up the process group, False if there was nothing to do
+        (non-distributed launcher, CUDA available, or a group already running).
+    """
+    launcher = cfg.get('launcher', 'none')
+    if launcher == 'none' or torch.cuda.is_available():
+        return False
+    if launcher != 'pytorch':
+        raise RuntimeError(
+            f"launcher='{launcher}' needs CUDA with mmengine 0.10.7; on a machine without a GPU "
+            "use --launcher pytorch (tools/dist_train.sh) which runs on gloo.")
+    cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})['backend'] = 'gloo'
+    wrapper = cfg.get('model_wrapper_cfg') or dict(
+        type='MMDistributedDataParallel',
+        broadcast_buffers=False,
+        find_unused_parameters=cfg.get('find_unused_parameters', False))
+    wrapper['device_ids'] = None
+    cfg.model_wrapper_cfg = wrapper
+    if torch_dist.is_initialized():
+        return False
+    torch_dist.init_process_group(
+        backend='gloo', rank=int(os.environ['RANK']), world_size=int(os.environ['WORLD_SIZE']))
+    print_log(
+        f'no CUDA: started a gloo process group, rank {torch_dist.get_rank()} of '
+        f'{torch_dist.get_world_size()}', logger='current')
+    return True

@@ -1,0 +1,122 @@
+"""Turn the command-line arguments of ``tools/train.py`` / ``tools/test.py`` into config edits.
+
+The arguments are those of mmseg 1.2.2's tools. The task toolbox comes from the config's
+``default_scope`` (``mmseg``, ``mmdet`` or ``mmpose``), so the same tools serve all three;
+only the visualisation hook, ``--out`` and ``--tta`` differ between the toolboxes.
+"""
+import logging
+import os.path as osp
+from copy import deepcopy
+
+from mmengine.config import Config, ConfigDict
+from mmengine.logging import print_log
+
+from .dist import setup_cpu_distributed
+
+
+def _common(cfg: Config, args) -> Config:
+    cfg.launcher = args.launcher
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    # work_dir priority: CLI > config > ./work_dirs/<config name>
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    setup_cpu_distributed(cfg)
+    return cfg
+
+
+def apply_train_args(cfg: Config, args) -> Config:
+    """``--work-dir``, ``--resume``, ``--amp``, ``--cfg-options``, ``--launcher``."""
+    _common(cfg, args)
+    if args.amp:
+        wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
+        if wrapper == 'AmpOptimWrapper':
+            print_log('AMP training is already enabled in your config.',
+                      logger='current', level=logging.WARNING)
+        elif wrapper != 'OptimWrapper':
+            raise ValueError(
+                f"--amp needs optim_wrapper.type='OptimWrapper' in the config, got '{wrapper}'")
+        else:
+            cfg.optim_wrapper.type = 'AmpOptimWrapper'
+            cfg.optim_wrapper.loss_scale = 'dynamic'
+    cfg.resume = args.resume
+    return cfg
+
+
+def _scope(cfg: Config) -> str:
+    scope = cfg.get('default_scope', None)
+    if scope not in ('mmseg', 'mmdet', 'mmpose'):
+        raise ValueError(
+            f"default_scope='{scope}' in the config: tools/test.py supports configs whose "
+            "default_scope is 'mmseg', 'mmdet' or 'mmpose'")
+    return scope
+
+
+def _enable_visualization(cfg: Config, args, scope: str) -> None:
+    hook = cfg.get('default_hooks', {}).get('visualization', None)
+    if hook is None:
+        raise ValueError(
+            '--show/--show-dir need a visualization hook in default_hooks '
+            "(e.g. default_hooks.visualization=dict(type='SegVisualizationHook'))")
+    hook['show'] = args.show
+    hook['wait_time'] = args.wait_time
+    if scope == 'mmpose':
+        hook['enable'] = True
+        hook['out_dir'] = args.show_dir
+    else:
+        hook['draw'] = True
+        if args.show_dir and scope == 'mmdet':
+            hook['test_out_dir'] = args.show_dir
+        elif args.show_dir:
+            cfg.visualizer['save_dir'] = args.show_dir
+
+
+def _enable_tta(cfg: Config, scope: str) -> None:
+    if scope == 'mmpose':  # mmpose's test-time augmentation is flip test in the model
+        cfg.model.setdefault('test_cfg', ConfigDict())['flip_test'] = True
+        return
+    if 'tta_model' not in cfg or 'tta_pipeline' not in cfg:
+        raise ValueError('--tta needs `tta_model` and `tta_pipeline` in the config')
+    dataset = cfg.test_dataloader.dataset
+    while 'dataset' in dataset:  # wrapped datasets (RepeatDataset, ...)
+        dataset = dataset.dataset
+    dataset.pipeline = deepcopy(cfg.tta_pipeline)
+    cfg.model = ConfigDict(**cfg.tta_model, module=cfg.model)
+
+
+def _add_result_dump(cfg: Config, out: str, scope: str) -> None:
+    if scope == 'mmseg':  # as mmseg: a folder of predicted label maps
+        cfg.test_evaluator['output_dir'] = out
+        cfg.test_evaluator['keep_results'] = True
+        return
+    if not out.endswith(('.pkl', '.pickle')):
+        raise ValueError(f'--out for {scope} configs must be a .pkl file, got {out!r}')
+    dump = dict(type='mmdet.DumpDetResults' if scope == 'mmdet' else 'DumpResults',
+                out_file_path=out)
+    evaluator = cfg.test_evaluator
+    cfg.test_evaluator = [*evaluator, dump] if isinstance(evaluator, list) else [evaluator, dump]
+
+
+def apply_test_args(cfg: Config, args) -> Config:
+    """``checkpoint``, ``--out``, ``--show``, ``--show-dir``, ``--wait-time``, ``--tta``."""
+    _common(cfg, args)
+    scope = _scope(cfg)
+    cfg.load_from = args.checkpoint
+    if args.show or args.show_dir:
+        _enable_visualization(cfg, args, scope)
+    if args.tta:
+        _enable_tta(cfg, scope)
+    if args.out is not None:
+        _add_result_dump(cfg, args.out, scope)
+    return cfg
+
+
+def build_runner(cfg: Config):
+    """The default :class:`~mmengine.runner.Runner`, or ``cfg.runner_type`` from the registry."""
+    from mmengine.registry import RUNNERS
+    from mmengine.runner import Runner
+    if 'runner_type' not in cfg:
+        return Runner.from_cfg(cfg)
+    return RUNNERS.build(cfg)

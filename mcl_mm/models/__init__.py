@@ -1,0 +1,4 @@
+from .builder import build_task_model, resolve_model_cfg
+from .model_group import ModelGroup
+
+__all__ = ['build_task_model', 'resolve_model_cfg', 'ModelGroup']

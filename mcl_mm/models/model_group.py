@@ -1,0 +1,65 @@
+"""A group of stock models trained side by side on the same batches."""
+from typing import Optional, Sequence, Union
+
+import torch
+from mmengine.model import BaseModel
+from torch import nn
+
+from mcl_mm.registry import MODELS
+
+from .builder import build_task_model
+
+
+@MODELS.register_module()
+class ModelGroup(BaseModel):
+    """N stock models (segmentors, detectors, pose estimators) trained independently.
+
+    This is "independent training", the baseline that cohort methods such as MCL are
+    compared with, and the container the teacher-student and cohort models build on.
+    Members are stock models of the task toolbox, each given inline (built in the
+    config's ``default_scope``) or as ``dict(cfg_path='mmseg::...', **overrides)``.
+
+    The batch is preprocessed once, by ``data_preprocessor`` (default: the first member's
+    own data preprocessor); each member computes its stock losses, logged as
+    ``m{k}.<loss name>`` (e.g. ``m0.loss_ce``, ``m1.decode.loss_ce``) and summed by the
+    optimizer wrapper. ``predict``/``test_step`` return member ``predict_member``'s
+    predictions, so stock loops, metrics and visualisers treat the group like that member.
+
+    Args:
+        members (list[dict]): model configs, at least one.
+        predict_member (int): index of the member used for ``predict`` and ``tensor`` modes.
+        data_preprocessor (dict, optional): overrides the first member's preprocessor.
+        init_cfg (dict, optional): MMEngine initialisation config.
+    """
+
+    def __init__(self,
+                 members: Sequence[dict],
+                 predict_member: int = 0,
+                 data_preprocessor: Optional[dict] = None,
+                 init_cfg: Optional[dict] = None):
+        if not isinstance(members, Sequence) or len(members) == 0:
+            raise ValueError('model.members must be a non-empty list of model configs')
+        if not 0 <= predict_member < len(members):
+            raise ValueError(f'model.predict_member={predict_member} is out of range for '
+                             f'{len(members)} members')
+        built = [build_task_model(m, f'model.members[{k}]') for k, m in enumerate(members)]
+        super().__init__(
+            data_preprocessor=data_preprocessor or built[0].data_preprocessor,
+            init_cfg=init_cfg)
+        self.members = nn.ModuleList(built)
+        self.predict_member = predict_member
+
+    def forward(self,
+                inputs: torch.Tensor,
+                data_samples: Optional[list] = None,
+                mode: str = 'tensor') -> Union[dict, list, torch.Tensor]:
+        """``inputs``: the preprocessed batch, e.g. (B, 3, H, W); ``mode``: loss/predict/tensor."""
+        if mode == 'loss':
+            losses = {}
+            for k, member in enumerate(self.members):
+                for name, value in member(inputs, data_samples, mode='loss').items():
+                    losses[f'm{k}.{name}'] = value
+            return losses
+        if mode in ('predict', 'tensor'):
+            return self.members[self.predict_member](inputs, data_samples, mode=mode)
+        raise ValueError(f"Invalid mode {mode!r}: expected 'loss', 'predict' or 'tensor'")

@@ -1,0 +1,140 @@
+"""mcl_mm components are named from configs that keep a toolbox's default scope.
+
+Each config below keeps ``default_scope`` of its toolbox, inherits stock ``mmseg::`` /
+``mmdet::`` / ``mmpose::`` bases, imports mcl_mm with ``custom_imports`` and wraps stock
+models in ``mcl_mm.ModelGroup``; the stock models nested inside must resolve in the
+toolbox's scope, inline and through ``cfg_path``.
+"""
+import textwrap
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.registry import MODELS, DefaultScope
+
+import mcl_mm.registry
+
+SEG_CFG = """
+_base_ = ['mmseg::_base_/models/fcn_r50-d8.py', 'mmseg::_base_/default_runtime.py']
+custom_imports = dict(imports=['mcl_mm'], allow_failed_imports=False)
+norm_cfg = dict(type='BN', requires_grad=True)
+small = dict(
+    type='EncoderDecoder',
+    data_preprocessor=dict(type='SegDataPreProcessor', mean=[0, 0, 0], std=[255, 255, 255],
+                           size=(64, 64), pad_val=0, seg_pad_val=255),
+    backbone=dict(type='ResNetV1c', depth=18, norm_cfg=norm_cfg, init_cfg=None),
+    decode_head=dict(type='FCNHead', in_channels=512, channels=16, num_convs=1, num_classes=19,
+                     norm_cfg=norm_cfg, loss_decode=dict(type='CrossEntropyLoss')),
+    train_cfg=dict(), test_cfg=dict(mode='whole'))
+model = dict(
+    _delete_=True,
+    type='mcl_mm.ModelGroup',
+    members=[
+        small,
+        dict(cfg_path='mmseg::deeplabv3/deeplabv3_r18-d8_4xb2-80k_cityscapes-512x1024.py',
+             pretrained=None, data_preprocessor=dict(size=(64, 64)),
+             backbone=dict(norm_cfg=norm_cfg), decode_head=dict(norm_cfg=norm_cfg),
+             auxiliary_head=dict(norm_cfg=norm_cfg)),
+    ],
+    predict_member=1)
+"""
+
+DET_CFG = """
+_base_ = ['mmdet::_base_/models/retinanet_r50_fpn.py', 'mmdet::_base_/default_runtime.py']
+custom_imports = dict(imports=['mcl_mm'], allow_failed_imports=False)
+model = dict(
+    backbone=dict(depth=18, init_cfg=None),
+    neck=dict(in_channels=[64, 128, 256, 512]),
+    bbox_head=dict(num_classes=3))
+model = dict(type='mcl_mm.ModelGroup', members=[{{_base_.model}}, {{_base_.model}}],
+             _delete_=True)
+"""
+
+POSE_CFG = """
+_base_ = ['mmpose::_base_/default_runtime.py']
+custom_imports = dict(imports=['mcl_mm'], allow_failed_imports=False)
+codec = dict(type='MSRAHeatmap', input_size=(64, 64), heatmap_size=(16, 16), sigma=2)
+estimator = dict(
+    type='TopdownPoseEstimator',
+    data_preprocessor=dict(type='PoseDataPreprocessor', mean=[0, 0, 0], std=[255, 255, 255]),
+    backbone=dict(type='ResNet', depth=18),
+    head=dict(type='HeatmapHead', in_channels=512, out_channels=17, deconv_out_channels=(32, 32, 32),
+              deconv_kernel_sizes=(4, 4, 4), loss=dict(type='KeypointMSELoss', use_target_weight=True),
+              decoder=codec),
+    test_cfg=dict(flip_test=False))
+model = dict(type='mcl_mm.ModelGroup', members=[estimator, estimator])
+"""
+
+
+def _build(tmp_path, text):
+    path = tmp_path / 'cfg.py'
+    path.write_text(textwrap.dedent(text))
+    cfg = Config.fromfile(str(path))
+    with DefaultScope.overwrite_default_scope(cfg.default_scope):
+        return cfg, MODELS.build(cfg.model)
+
+
+def test_registry_nodes_hang_under_mmengine_roots():
+    from mmengine import registry as root
+    assert mcl_mm.registry.MODELS.parent is root.MODELS
+    assert mcl_mm.registry.HOOKS.parent is root.HOOKS
+    assert mcl_mm.registry.DATASETS.parent is root.DATASETS
+    assert mcl_mm.registry.MODELS.scope == 'mcl_mm'
+    # lazy import through `locations`: the name resolves from the root in any scope
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        assert root.MODELS.get('mcl_mm.ModelGroup').__name__ == 'ModelGroup'
+
+
+def test_seg_group_in_mmseg_scope(tmp_path):
+    from mmseg.models import EncoderDecoder
+    from mmseg.structures import SegDataSample
+    from mmengine.structures import PixelData
+    cfg, model = _build(tmp_path, SEG_CFG)
+    assert cfg.default_scope == 'mmseg'
+    assert all(isinstance(m, EncoderDecoder) for m in model.members)
+    assert model.members[1].decode_head.__class__.__name__ == 'ASPPHead'  # from cfg_path
+    samples = []
+    for _ in range(2):
+        s = SegDataSample(metainfo=dict(img_shape=(64, 64), ori_shape=(64, 64),
+                                        pad_shape=(64, 64)))
+        s.gt_sem_seg = PixelData(data=torch.randint(0, 19, (1, 64, 64)))
+        samples.append(s)
+    data = dict(inputs=[torch.randint(0, 255, (3, 64, 64), dtype=torch.uint8)] * 2,
+                data_samples=samples)
+    batch = model.data_preprocessor(data, True)
+    losses = model(**batch, mode='loss')
+    assert {'m0.decode.loss_ce', 'm1.decode.loss_ce', 'm1.aux.loss_ce'} <= set(losses)
+    preds = model(**model.data_preprocessor(data, False), mode='predict')
+    assert preds[0].pred_sem_seg.data.shape == (1, 64, 64)
+
+
+def test_det_group_in_mmdet_scope(tmp_path):
+    from mmdet.models import RetinaNet
+    from mmdet.testing import demo_mm_inputs
+    cfg, model = _build(tmp_path, DET_CFG)
+    assert cfg.default_scope == 'mmdet'
+    assert all(isinstance(m, RetinaNet) for m in model.members)
+    data = demo_mm_inputs(2, [[3, 64, 64]] * 2, num_classes=3)
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        losses = model(**model.data_preprocessor(data, True), mode='loss')
+    assert {'m0.loss_cls', 'm1.loss_bbox'} <= set(losses)
+
+
+def test_pose_group_in_mmpose_scope(tmp_path):
+    from mmpose.models import TopdownPoseEstimator
+    from mmpose.testing import get_packed_inputs
+    cfg, model = _build(tmp_path, POSE_CFG)
+    assert cfg.default_scope == 'mmpose'
+    assert all(isinstance(m, TopdownPoseEstimator) for m in model.members)
+    data = get_packed_inputs(2, num_keypoints=17, img_shape=(64, 64), input_size=(64, 64),
+                             heatmap_size=(16, 16))
+    losses = model(**model.data_preprocessor(data, True), mode='loss')
+    assert {'m0.loss_kpt', 'm1.loss_kpt'} <= set(losses)
+
+
+def test_bad_member_config_names_the_key():
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        with pytest.raises(ValueError, match=r'model.members\[0\]'):
+            MODELS.build(dict(type='mcl_mm.ModelGroup', members=[dict(depth=18)]))
+        with pytest.raises(FileNotFoundError, match=r'model.members\[0\].cfg_path'):
+            MODELS.build(dict(type='mcl_mm.ModelGroup', members=[dict(cfg_path='nope.py')]))

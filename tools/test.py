@@ -1,0 +1,62 @@
+"""Test (and evaluate) a checkpoint with an mmseg, mmdet, mmpose or mcl_mm config.
+
+Same interface as mmseg 1.2.2's ``tools/test.py``; the task toolbox comes from the
+config's ``default_scope``. ``--out``: a folder of predicted label maps for mmseg configs
+(as mmseg), a ``.pkl`` file of raw results for mmdet/mmpose configs (as their tools).
+"""
+import argparse
+import os
+
+from mmengine.config import Config, DictAction
+
+import mcl_mm  # noqa: F401  registries, mmcv-ops check, checkpoint allow-list
+from mcl_mm.engine import apply_test_args, build_runner
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description='Test (and eval) a model')
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument(
+        '--work-dir',
+        help='if specified, the evaluation metric results will be dumped into the directory '
+        'as json')
+    parser.add_argument(
+        '--out', type=str,
+        help='where to save the predictions for offline evaluation (mmseg: a directory; '
+        'mmdet/mmpose: a .pkl file)')
+    parser.add_argument('--show', action='store_true', help='show prediction results')
+    parser.add_argument(
+        '--show-dir',
+        help='directory where painted images will be saved. If specified, it will be '
+        'automatically saved to the work_dir/timestamp/show_dir')
+    parser.add_argument(
+        '--wait-time', type=float, default=2, help='the interval of show (s)')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override some settings in the used config, the key-value pair in xxx=yyy '
+        'format will be merged into config file. If the value to be overwritten is a list, '
+        'it should be like key="[a,b]" or key=a,b. It also allows nested list/tuple values, '
+        'e.g. key="[(a,b),(c,d)]". Note that the quotation marks are necessary and that no '
+        'white space is allowed.')
+    parser.add_argument(
+        '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
+        help='job launcher')
+    parser.add_argument('--tta', action='store_true', help='Test time augmentation')
+    # torch.distributed.launch passes --local-rank with torch >= 2.0
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def main():
+    args = parse_args()
+    cfg = apply_test_args(Config.fromfile(args.config), args)
+    runner = build_runner(cfg)
+    runner.test()
+
+
+if __name__ == '__main__':
+    main()
