@@ -22,7 +22,22 @@ def _numpy_types() -> list:
     return list(dict.fromkeys(types))
 
 
-MMENGINE_CHECKPOINT_TYPES = [HistoryBuffer, *_numpy_types()]
+def _history_buffer_getattr(obj, name: str):
+    """Stands in for ``getattr`` while unpickling: a HistoryBuffer pickles its statistics
+    methods as ``getattr(HistoryBuffer, 'mean')``; nothing else may be looked up."""
+    if obj is HistoryBuffer and not name.startswith('_') and callable(
+            vars(HistoryBuffer).get(name)):
+        return getattr(obj, name)
+    raise TypeError(f'checkpoint asks for getattr({obj!r}, {name!r}); only the public '
+                    'methods of HistoryBuffer are allowed')
+
+
+MMENGINE_CHECKPOINT_TYPES = [
+    HistoryBuffer,
+    *_numpy_types(),
+    (_history_buffer_getattr, '__builtin__.getattr'),  # pickle protocol 2 spelling
+    (_history_buffer_getattr, 'builtins.getattr'),
+]
 
 
 def allow_mmengine_checkpoint_types() -> None:

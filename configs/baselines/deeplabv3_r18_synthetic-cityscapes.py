@@ -1,0 +1,32 @@
+# DeepLabV3 with a ResNet-18 (V1c, dilated, output stride 8) backbone, the mmseg model of
+# `mmseg::deeplabv3/deeplabv3_r18-d8_4xb2-80k_cityscapes-512x1024.py`, trained from scratch on
+# the synthetic Cityscapes-format set in a few hundred CPU iterations.
+# Differences from the stock config, all for a 2-core CPU: BN instead of SyncBN, no ImageNet
+# initialisation (the stock config downloads open-mmlab://resnet18_v1c; to use it, put the
+# file somewhere local and set model.pretrained to its path), 128x256 crops, a short schedule.
+_base_ = [
+    'mmseg::_base_/models/deeplabv3_r50-d8.py',
+    '../_base_/datasets/synthetic_cityscapes.py',
+    'mmseg::_base_/default_runtime.py',
+    'mmseg::_base_/schedules/schedule_80k.py',
+]
+norm_cfg = dict(type='BN', requires_grad=True)
+crop_size = (128, 256)
+model = dict(
+    data_preprocessor=dict(size=crop_size),
+    pretrained=None,
+    backbone=dict(depth=18, norm_cfg=norm_cfg),
+    decode_head=dict(in_channels=512, channels=128, norm_cfg=norm_cfg),
+    auxiliary_head=dict(in_channels=256, channels=64, norm_cfg=norm_cfg))
+
+max_iters = 300
+optim_wrapper = dict(optimizer=dict(lr=0.05))
+param_scheduler = [
+    dict(type='PolyLR', eta_min=1e-4, power=0.9, begin=0, end=max_iters, by_epoch=False)
+]
+train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
+default_hooks = dict(
+    logger=dict(interval=20),
+    checkpoint=dict(interval=max_iters // 2, max_keep_ckpts=2))
+env_cfg = dict(cudnn_benchmark=False)
+randomness = dict(seed=0)

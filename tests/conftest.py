@@ -1,0 +1,38 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope='session')
+def synthetic_data(tmp_path_factory):
+    """``synthetic_data(fmt, **kw)`` -> path of a synthetic data set, made once per session."""
+    from mcl_mm.datasets.synthetic import FORMATS
+    made = {}
+    root = tmp_path_factory.mktemp('synthetic')
+
+    def make(fmt, num_train=8, num_val=4, size=None, seed=0):
+        key = (fmt, num_train, num_val, size, seed)
+        if key not in made:
+            out = root / f'{fmt}_{len(made)}'
+            FORMATS[fmt](str(out), num_train=num_train, num_val=num_val, size=size, seed=seed)
+            made[key] = out
+        return made[key]
+
+    return make
+
+
+def run_tool(*args, timeout=900, env=None):
+    """Run ``python tools/<args>`` (or ``bash tools/<x>.sh``) from the repository root."""
+    cmd = ['bash', *args] if args[0].endswith('.sh') else [sys.executable, *args]
+    full_env = dict(os.environ, **(env or {}))
+    proc = subprocess.run(cmd, cwd=REPO, env=full_env, capture_output=True, text=True,
+                          timeout=timeout)
+    if proc.returncode != 0:
+        raise AssertionError(f'{" ".join(map(str, cmd))} failed ({proc.returncode}):\n'
+                             f'{proc.stdout[-4000:]}\n{proc.stderr[-8000:]}')
+    return proc.stdout + proc.stderr

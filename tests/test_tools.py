@@ -1,0 +1,161 @@
+"""tools/train.py, tools/test.py and tools/dist_train.sh on the synthetic sets.
+
+Each run is a few iterations on tiny images; they are marked ``slow`` but run in CI.
+"""
+import json
+import re
+from argparse import Namespace
+from pathlib import Path
+
+import pytest
+import torch
+from mmengine.config import Config
+
+from conftest import REPO, run_tool
+
+SEG = 'configs/baselines/deeplabv3_r18_synthetic-cityscapes.py'
+DET = 'configs/baselines/retinanet_r18_fpn_synthetic-coco.py'
+POSE = 'configs/baselines/td-hm_res18_synthetic-coco.py'
+
+
+def _seg_opts(data, iters=4, ckpt_interval=2):
+    return ['--cfg-options', f'train_dataloader.dataset.data_root={data}',
+            f'val_dataloader.dataset.data_root={data}', f'test_dataloader.dataset.data_root={data}',
+            f'train_cfg.max_iters={iters}', f'train_cfg.val_interval={iters}',
+            f'default_hooks.checkpoint.interval={ckpt_interval}', 'train_dataloader.batch_size=2',
+            'default_hooks.logger.interval=1']
+
+
+def _last_checkpoint(work_dir: Path) -> Path:
+    return Path((work_dir / 'last_checkpoint').read_text().strip())
+
+
+def _scalars(work_dir: Path):
+    files = sorted(work_dir.glob('*/vis_data/scalars.json'))
+    return [json.loads(line) for f in files for line in f.read_text().splitlines()]
+
+
+@pytest.mark.slow
+def test_seg_train_test_resume_load_from(synthetic_data, tmp_path):
+    data = synthetic_data('cityscapes')
+    work = tmp_path / 'seg'
+    run_tool('tools/train.py', SEG, '--work-dir', str(work), *_seg_opts(data))
+    ckpt = _last_checkpoint(work)
+    assert ckpt.name == 'iter_4.pth'
+    # mmengine checkpoints load with weights_only=True (the default of torch >= 2.6)
+    state = torch.load(ckpt, map_location='cpu', weights_only=True)
+    assert 'message_hub' in state and state['meta']['iter'] == 4
+
+    # --resume continues from the last checkpoint in the work dir
+    log = run_tool('tools/train.py', SEG, '--work-dir', str(work), '--resume',
+                   *_seg_opts(data, iters=6))
+    assert re.search(r'resumed epoch: 0, iter: 4', log), log[-3000:]
+    assert _last_checkpoint(work).name == 'iter_6.pth'
+    iters = [s['iter'] for s in _scalars(work) if 'loss' in s]
+    assert iters[-2:] == [5, 6]
+
+    # load_from starts a new run from the weights
+    work2 = tmp_path / 'seg_load_from'
+    log = run_tool('tools/train.py', SEG, '--work-dir', str(work2), *_seg_opts(data, iters=2),
+                   f'load_from={ckpt}')
+    assert 'Load checkpoint from' in log
+
+    # tools/test.py: mIoU, --out (label maps), --show-dir (painted images), --tta
+    out, show = tmp_path / 'pred', tmp_path / 'show'
+    log = run_tool('tools/test.py', SEG, str(ckpt), '--work-dir', str(tmp_path / 'test'),
+                   '--out', str(out), '--show-dir', str(show), *_seg_opts(data)[:4])
+    assert re.search(r'mIoU: \d+\.\d+', log)
+    assert len(list(out.glob('*.png'))) == 4
+    assert len(list(show.rglob('*.png'))) == 4
+    log = run_tool('tools/test.py', SEG, str(ckpt), '--work-dir', str(tmp_path / 'tta'),
+                   '--tta', *_seg_opts(data)[:4])
+    assert re.search(r'mIoU: \d+\.\d+', log)
+
+
+@pytest.mark.slow
+def test_dist_train_two_gloo_processes(synthetic_data, tmp_path):
+    data = synthetic_data('cityscapes')
+    work = tmp_path / 'dist'
+    log = run_tool('tools/dist_train.sh', SEG, '2', '--work-dir', str(work),
+                   *_seg_opts(data, iters=2, ckpt_interval=2), env=dict(PORT='29517'))
+    assert 'started a gloo process group, rank 0 of 2' in log
+    assert 'started a gloo process group, rank 1 of 2' in log
+    assert sorted(p.name for p in work.glob('*.pth')) == ['iter_2.pth']
+    assert re.search(r'mIoU: \d+\.\d+', log)
+
+
+@pytest.mark.slow
+def test_det_train_and_test(synthetic_data, tmp_path):
+    data = synthetic_data('coco_det')
+    work = tmp_path / 'det'
+    opts = ['--cfg-options', f'data_root={data}/', f'train_dataloader.dataset.data_root={data}/',
+            f'val_dataloader.dataset.data_root={data}/', f'test_dataloader.dataset.data_root={data}/',
+            f'val_evaluator.ann_file={data}/annotations/instances_val2017.json',
+            f'test_evaluator.ann_file={data}/annotations/instances_val2017.json',
+            'train_cfg.max_epochs=1', 'train_cfg.val_interval=1']
+    run_tool('tools/train.py', DET, '--work-dir', str(work), *opts)
+    ckpt = _last_checkpoint(work)
+    out = tmp_path / 'det.pkl'
+    log = run_tool('tools/test.py', DET, str(ckpt), '--work-dir', str(tmp_path / 't'),
+                   '--out', str(out), *opts)
+    assert re.search(r'coco/bbox_mAP: -?\d+\.\d+', log)
+    assert out.stat().st_size > 0
+
+
+@pytest.mark.slow
+def test_pose_train_and_test(synthetic_data, tmp_path):
+    data = synthetic_data('coco_pose')
+    work = tmp_path / 'pose'
+    opts = ['--cfg-options', f'train_dataloader.dataset.data_root={data}/',
+            f'val_dataloader.dataset.data_root={data}/', f'test_dataloader.dataset.data_root={data}/',
+            f'val_evaluator.ann_file={data}/annotations/person_keypoints_val2017.json',
+            f'test_evaluator.ann_file={data}/annotations/person_keypoints_val2017.json',
+            'train_cfg.max_epochs=1', 'train_cfg.val_interval=1']
+    run_tool('tools/train.py', POSE, '--work-dir', str(work), *opts)
+    ckpt = _last_checkpoint(work)
+    log = run_tool('tools/test.py', POSE, str(ckpt), '--work-dir', str(tmp_path / 't'),
+                   '--tta', *opts)
+    assert re.search(r'coco/AP: -?\d+\.\d+', log)
+
+
+def _args(**kw):
+    base = dict(config='x.py', work_dir=None, cfg_options=None, launcher='none', amp=False,
+                resume=False, checkpoint='c.pth', show=False, show_dir=None, wait_time=2,
+                tta=False, out=None)
+    return Namespace(**{**base, **kw})
+
+
+def test_train_args_edit_the_config():
+    from mcl_mm.engine import apply_train_args
+    cfg = apply_train_args(Config.fromfile(str(REPO / SEG)), _args(amp=True, resume=True))
+    assert cfg.optim_wrapper.type == 'AmpOptimWrapper' and cfg.resume
+    assert cfg.work_dir.endswith('work_dirs/deeplabv3_r18_synthetic-cityscapes')
+    cfg = Config.fromfile(str(REPO / SEG))
+    cfg.optim_wrapper.type = 'MyWrapper'
+    with pytest.raises(ValueError, match="optim_wrapper.type='OptimWrapper'"):
+        apply_train_args(cfg, _args(amp=True))
+
+
+def test_test_args_per_toolbox():
+    from mcl_mm.engine import apply_test_args
+    det = apply_test_args(Config.fromfile(str(REPO / DET)), _args(out='r.pkl', show_dir='v'))
+    assert det.test_evaluator[-1].type == 'mmdet.DumpDetResults'
+    assert det.default_hooks.visualization.test_out_dir == 'v'
+    with pytest.raises(ValueError, match='.pkl'):
+        apply_test_args(Config.fromfile(str(REPO / DET)), _args(out='r.json'))
+    pose = apply_test_args(Config.fromfile(str(REPO / POSE)), _args(tta=True, show_dir='v'))
+    assert pose.model.test_cfg.flip_test and pose.default_hooks.visualization.enable
+    seg = apply_test_args(Config.fromfile(str(REPO / SEG)), _args(out='o', tta=True))
+    assert seg.model.type == 'SegTTAModel' and seg.test_evaluator.output_dir == 'o'
+    assert seg.load_from == 'c.pth'
+
+
+def test_cpu_distributed_without_torchrun_env_is_untouched():
+    from mcl_mm.engine import setup_cpu_distributed
+    cfg = Config.fromfile(str(REPO / SEG))
+    cfg.launcher = 'none'
+    assert not setup_cpu_distributed(cfg) and 'model_wrapper_cfg' not in cfg
+    if not torch.cuda.is_available():
+        cfg.launcher = 'slurm'
+        with pytest.raises(RuntimeError, match='--launcher pytorch'):
+            setup_cpu_distributed(cfg)
