@@ -7,11 +7,11 @@ available we therefore initialise a ``gloo`` process group ourselves (mmengine s
 own set-up when a group already exists) and tell DDP to use no device ids.
 """
 import os
+import sys
 
 import torch
 import torch.distributed as torch_dist
 from mmengine.config import Config
-from mmengine.logging import print_log
 
 
 def setup_cpu_distributed(cfg: Config) -> bool:
@@ -43,7 +43,7 @@ def setup_cpu_distributed(cfg: Config) -> bool:
         return False
     torch_dist.init_process_group(
         backend='gloo', rank=int(os.environ['RANK']), world_size=int(os.environ['WORLD_SIZE']))
-    print_log(
-        f'no CUDA: started a gloo process group, rank {torch_dist.get_rank()} of '
-        f'{torch_dist.get_world_size()}', logger='current')
+    # every rank says it (mmengine's logger is silent on ranks > 0)
+    print(f'[mcl_mm] no CUDA: started a gloo process group, rank {torch_dist.get_rank()} of '
+          f'{torch_dist.get_world_size()}', file=sys.stderr, flush=True)
     return True

@@ -11,6 +11,8 @@ from copy import deepcopy
 from mmengine.config import Config, ConfigDict
 from mmengine.logging import print_log
 
+from mcl_mm.utils.mmpose_compat import import_mmpose_visualization
+
 from .dist import setup_cpu_distributed
 
 
@@ -24,6 +26,8 @@ def _common(cfg: Config, args) -> Config:
     elif cfg.get('work_dir', None) is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
     setup_cpu_distributed(cfg)
+    if cfg.get('default_scope') == 'mmpose':
+        import_mmpose_visualization()  # mmpose 1.3.2's visualizer imports torchvision
     return cfg
 
 
@@ -62,6 +66,7 @@ def _enable_visualization(cfg: Config, args, scope: str) -> None:
             "(e.g. default_hooks.visualization=dict(type='SegVisualizationHook'))")
     hook['show'] = args.show
     hook['wait_time'] = args.wait_time
+    hook['interval'] = 1  # paint every test image (mmseg's hook defaults to every 50th)
     if scope == 'mmpose':
         hook['enable'] = True
         hook['out_dir'] = args.show_dir
@@ -104,6 +109,10 @@ def apply_test_args(cfg: Config, args) -> Config:
     _common(cfg, args)
     scope = _scope(cfg)
     cfg.load_from = args.checkpoint
+    # testing needs no training set: without this, mmseg's visualisation hook asks for
+    # runner.iter, which builds the train loop and fails where the train data is absent
+    for key in ('train_dataloader', 'train_cfg', 'optim_wrapper', 'param_scheduler'):
+        cfg[key] = None
     if args.show or args.show_dir:
         _enable_visualization(cfg, args, scope)
     if args.tta:
