@@ -3,9 +3,8 @@ import re
 from pathlib import Path
 
 import pytest
-from mmengine.config import Config
-
 from conftest import REPO
+from mmengine.config import Config
 
 CONFIGS = sorted(p for p in (REPO / 'configs').rglob('*.py') if '_base_' not in p.parts)
 URL = re.compile(r'(open-mmlab|torchvision|mmcls|https?)://')

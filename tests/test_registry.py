@@ -58,9 +58,9 @@ estimator = dict(
     type='TopdownPoseEstimator',
     data_preprocessor=dict(type='PoseDataPreprocessor', mean=[0, 0, 0], std=[255, 255, 255]),
     backbone=dict(type='ResNet', depth=18),
-    head=dict(type='HeatmapHead', in_channels=512, out_channels=17, deconv_out_channels=(32, 32, 32),
-              deconv_kernel_sizes=(4, 4, 4), loss=dict(type='KeypointMSELoss', use_target_weight=True),
-              decoder=codec),
+    head=dict(type='HeatmapHead', in_channels=512, out_channels=17,
+              deconv_out_channels=(32, 32, 32), deconv_kernel_sizes=(4, 4, 4),
+              loss=dict(type='KeypointMSELoss', use_target_weight=True), decoder=codec),
     test_cfg=dict(flip_test=False))
 model = dict(type='mcl_mm.ModelGroup', members=[estimator, estimator])
 """
@@ -86,9 +86,9 @@ def test_registry_nodes_hang_under_mmengine_roots():
 
 
 def test_seg_group_in_mmseg_scope(tmp_path):
+    from mmengine.structures import PixelData
     from mmseg.models import EncoderDecoder
     from mmseg.structures import SegDataSample
-    from mmengine.structures import PixelData
     cfg, model = _build(tmp_path, SEG_CFG)
     assert cfg.default_scope == 'mmseg'
     assert all(isinstance(m, EncoderDecoder) for m in model.members)

@@ -14,10 +14,10 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from conftest import REPO
 from mmengine.registry import DefaultScope
 from pycocotools.coco import COCO
 
-from conftest import REPO
 from mcl_mm.datasets import synthetic as syn
 
 NUM_TRAIN, NUM_VAL = 8, 4  # the sets of conftest's ``synthetic_data`` fixture
@@ -234,6 +234,7 @@ def test_voc_loads_and_scores(synthetic_data):
 
 def test_camvid_dataset_maps_void_and_scores(synthetic_data):
     import mmseg.datasets  # noqa: F401  mmseg's transforms
+
     from mcl_mm.datasets import CamVidDataset
     assert CamVidDataset.VOID_INDEX == syn.CAMVID_VOID
     assert len(CamVidDataset.METAINFO['classes']) == syn.CAMVID_NUM_CLASSES
