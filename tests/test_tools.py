@@ -3,6 +3,7 @@
 Each run is a few iterations on tiny images; they are marked ``slow`` but run in CI.
 """
 import json
+import os
 import re
 from argparse import Namespace
 from pathlib import Path
@@ -168,3 +169,31 @@ def test_cpu_distributed_without_torchrun_env_is_untouched():
         cfg.launcher = 'slurm'
         with pytest.raises(RuntimeError, match='--launcher pytorch'):
             setup_cpu_distributed(cfg)
+
+
+@pytest.mark.parametrize('script, args, expected', [
+    ('tools/slurm_train.sh', ['part', 'job', 'cfg.py', '--work-dir', 'w'],
+     'tools/train.py cfg.py --work-dir w --launcher=slurm'),
+    ('tools/slurm_test.sh', ['part', 'job', 'cfg.py', 'c.pth', '--tta'],
+     'tools/test.py cfg.py c.pth --tta --launcher=slurm'),
+])
+def test_slurm_scripts_call_srun(tmp_path, script, args, expected):
+    srun = tmp_path / 'srun'
+    srun.write_text('#!/usr/bin/env bash\necho "SRUN $*"\n')
+    srun.chmod(0o755)
+    out = run_tool(script, *args, env=dict(PATH=f'{tmp_path}:{os.environ["PATH"]}', GPUS='8'))
+    line = next(line for line in out.splitlines() if line.startswith('SRUN '))
+    assert '-p part --job-name=job' in line and '--ntasks=8' in line
+    assert line.endswith(expected), line
+
+
+@pytest.mark.parametrize('tool, flags', [
+    ('tools/train.py', ['--work-dir', '--resume', '--amp', '--cfg-options', '--launcher',
+                        '--local_rank']),
+    ('tools/test.py', ['--work-dir', '--out', '--show', '--show-dir', '--wait-time', '--tta',
+                       '--cfg-options', '--launcher', '--local_rank']),
+])
+def test_tool_interface_matches_mmseg(tool, flags):
+    out = run_tool(tool, '--help')
+    for flag in flags:
+        assert flag in out, flag

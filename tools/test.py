@@ -5,12 +5,11 @@ config's ``default_scope``. ``--out``: a folder of predicted label maps for mmse
 (as mmseg), a ``.pkl`` file of raw results for mmdet/mmpose configs (as their tools).
 """
 import argparse
-import os
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 
 import mcl_mm  # noqa: F401  registries, mmcv-ops check, checkpoint allow-list
-from mcl_mm.engine import apply_test_args, build_runner
+from mcl_mm.engine import apply_test_args, build_runner, parse_tool_args
 
 
 def parse_args():
@@ -32,23 +31,8 @@ def parse_args():
         'automatically saved to the work_dir/timestamp/show_dir')
     parser.add_argument(
         '--wait-time', type=float, default=2, help='the interval of show (s)')
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
-        help='override some settings in the used config, the key-value pair in xxx=yyy '
-        'format will be merged into config file. If the value to be overwritten is a list, '
-        'it should be like key="[a,b]" or key=a,b. It also allows nested list/tuple values, '
-        'e.g. key="[(a,b),(c,d)]". Note that the quotation marks are necessary and that no '
-        'white space is allowed.')
-    parser.add_argument(
-        '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
-        help='job launcher')
     parser.add_argument('--tta', action='store_true', help='Test time augmentation')
-    # torch.distributed.launch passes --local-rank with torch >= 2.0
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    return parse_tool_args(parser)
 
 
 def main():

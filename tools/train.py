@@ -4,12 +4,11 @@ Same interface as mmseg 1.2.2's ``tools/train.py``; the task toolbox comes from 
 config's ``default_scope``. On a machine without CUDA, ``--launcher pytorch`` runs on gloo.
 """
 import argparse
-import os
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 
 import mcl_mm  # noqa: F401  registries, mmcv-ops check, checkpoint allow-list
-from mcl_mm.engine import apply_train_args, build_runner
+from mcl_mm.engine import apply_train_args, build_runner, parse_tool_args
 
 
 def parse_args():
@@ -22,22 +21,7 @@ def parse_args():
     parser.add_argument(
         '--amp', action='store_true', default=False,
         help='enable automatic-mixed-precision training')
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
-        help='override some settings in the used config, the key-value pair in xxx=yyy '
-        'format will be merged into config file. If the value to be overwritten is a list, '
-        'it should be like key="[a,b]" or key=a,b. It also allows nested list/tuple values, '
-        'e.g. key="[(a,b),(c,d)]". Note that the quotation marks are necessary and that no '
-        'white space is allowed.')
-    parser.add_argument(
-        '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
-        help='job launcher')
-    # torch.distributed.launch passes --local-rank with torch >= 2.0
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    return parse_tool_args(parser)
 
 
 def main():

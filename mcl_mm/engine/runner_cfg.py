@@ -4,16 +4,39 @@ The arguments are those of mmseg 1.2.2's tools. The task toolbox comes from the 
 ``default_scope`` (``mmseg``, ``mmdet`` or ``mmpose``), so the same tools serve all three;
 only the visualisation hook, ``--out`` and ``--tta`` differ between the toolboxes.
 """
+import argparse
 import logging
+import os
 import os.path as osp
 from copy import deepcopy
 
-from mmengine.config import Config, ConfigDict
+from mmengine.config import Config, ConfigDict, DictAction
 from mmengine.logging import print_log
 
 from mcl_mm.utils.mmpose_compat import import_mmpose_visualization
 
 from .dist import setup_cpu_distributed
+
+
+def parse_tool_args(parser: argparse.ArgumentParser) -> argparse.Namespace:
+    """Add the arguments train.py and test.py share (as mmseg's tools), parse, and set
+    ``LOCAL_RANK`` from ``--local_rank`` when the launcher did not."""
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override some settings in the used config, the key-value pair in xxx=yyy '
+        'format will be merged into config file. If the value to be overwritten is a list, '
+        'it should be like key="[a,b]" or key=a,b. It also allows nested list/tuple values, '
+        'e.g. key="[(a,b),(c,d)]". Note that the quotation marks are necessary and that no '
+        'white space is allowed.')
+    parser.add_argument(
+        '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
+        help='job launcher')
+    # torch.distributed.launch passes --local-rank with torch >= 2.0
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
 
 
 def _common(cfg: Config, args) -> Config:
