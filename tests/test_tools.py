@@ -197,3 +197,22 @@ def test_tool_interface_matches_mmseg(tool, flags):
     out = run_tool(tool, '--help')
     for flag in flags:
         assert flag in out, flag
+
+
+@pytest.mark.slow
+def test_mcl_mm_component_trains_through_tools(synthetic_data, tmp_path):
+    """A config that inherits ours, keeps default_scope='mmseg' and names mcl_mm.ModelGroup."""
+    data = synthetic_data('cityscapes')
+    cfg = tmp_path / 'group.py'
+    cfg.write_text(
+        f"_base_ = ['{REPO / SEG}']\n"
+        "custom_imports = dict(imports=['mcl_mm'], allow_failed_imports=False)\n"
+        "model = dict(_delete_=True, type='mcl_mm.ModelGroup', predict_member=1,\n"
+        "             members=[{{_base_.model}}, {{_base_.model}}])\n")
+    work = tmp_path / 'group'
+    log = run_tool('tools/train.py', str(cfg), '--work-dir', str(work),
+                   *_seg_opts(data, iters=2, ckpt_interval=2))
+    assert 'm0.decode.loss_ce' in log and 'm1.aux.loss_ce' in log
+    assert re.search(r'mIoU: \d+\.\d+', log)
+    keys = torch.load(_last_checkpoint(work))['state_dict']
+    assert any(k.startswith('members.1.backbone.') for k in keys)

@@ -12,8 +12,10 @@ _base_ = [
 ]
 norm_cfg = dict(type='BN', requires_grad=True)
 crop_size = (128, 256)
+# top level too, as the stock configs do: the Runner hands it to a model dict that has none
+data_preprocessor = dict(size=crop_size)
 model = dict(
-    data_preprocessor=dict(size=crop_size),
+    data_preprocessor=data_preprocessor,
     pretrained=None,
     backbone=dict(depth=18, norm_cfg=norm_cfg),
     decode_head=dict(in_channels=512, channels=128, norm_cfg=norm_cfg),

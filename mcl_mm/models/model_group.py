@@ -29,6 +29,8 @@ class ModelGroup(BaseModel):
         members (list[dict]): model configs, at least one.
         predict_member (int): index of the member used for ``predict`` and ``tensor`` modes.
         data_preprocessor (dict, optional): overrides the first member's preprocessor.
+            Note that MMEngine's Runner fills it from the config's top-level
+            ``data_preprocessor`` (mmseg configs define one) when the model dict has none.
         init_cfg (dict, optional): MMEngine initialisation config.
     """
 
