@@ -1,0 +1,3 @@
+from .distill_loss_weight_hook import DistillLossWeightHook
+
+__all__ = ['DistillLossWeightHook']

@@ -1,0 +1,3 @@
+from .seg_distiller import SegDistiller
+
+__all__ = ['SegDistiller']
