@@ -11,25 +11,13 @@ module that registers a name on first use.
 """
 from mmengine.registry import DATA_SAMPLERS as MMENGINE_DATA_SAMPLERS
 from mmengine.registry import DATASETS as MMENGINE_DATASETS
-from mmengine.registry import EVALUATOR as MMENGINE_EVALUATOR
 from mmengine.registry import HOOKS as MMENGINE_HOOKS
-from mmengine.registry import LOOPS as MMENGINE_LOOPS
 from mmengine.registry import METRICS as MMENGINE_METRICS
-from mmengine.registry import MODEL_WRAPPERS as MMENGINE_MODEL_WRAPPERS
 from mmengine.registry import MODELS as MMENGINE_MODELS
-from mmengine.registry import OPTIM_WRAPPER_CONSTRUCTORS as MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS
-from mmengine.registry import PARAM_SCHEDULERS as MMENGINE_PARAM_SCHEDULERS
 from mmengine.registry import TRANSFORMS as MMENGINE_TRANSFORMS
 from mmengine.registry import Registry
 
-LOOPS = Registry('loop', parent=MMENGINE_LOOPS, locations=['mcl_mm.engine'])
 HOOKS = Registry('hook', parent=MMENGINE_HOOKS, locations=['mcl_mm.engine.hooks'])
-PARAM_SCHEDULERS = Registry(
-    'parameter scheduler', parent=MMENGINE_PARAM_SCHEDULERS, locations=['mcl_mm.engine'])
-OPTIM_WRAPPER_CONSTRUCTORS = Registry(
-    'optimizer wrapper constructor',
-    parent=MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS,
-    locations=['mcl_mm.engine'])
 
 DATASETS = Registry('dataset', parent=MMENGINE_DATASETS, locations=['mcl_mm.datasets'])
 DATA_SAMPLERS = Registry(
@@ -38,8 +26,5 @@ TRANSFORMS = Registry(
     'transform', parent=MMENGINE_TRANSFORMS, locations=['mcl_mm.datasets.transforms'])
 
 MODELS = Registry('model', parent=MMENGINE_MODELS, locations=['mcl_mm.models'])
-MODEL_WRAPPERS = Registry(
-    'model_wrapper', parent=MMENGINE_MODEL_WRAPPERS, locations=['mcl_mm.models'])
 
 METRICS = Registry('metric', parent=MMENGINE_METRICS, locations=['mcl_mm.evaluation'])
-EVALUATOR = Registry('evaluator', parent=MMENGINE_EVALUATOR, locations=['mcl_mm.evaluation'])

@@ -18,6 +18,18 @@ def test_there_are_configs():
 def test_config_loads_and_names_no_download(path: Path):
     cfg = Config.fromfile(str(path))
     assert cfg.get('default_scope') in ('mmseg', 'mmdet', 'mmpose')
-    for key in ('model', 'load_from'):
-        text = str(cfg.get(key))
+    from mcl_mm.models.builder import resolve_model_cfg
+    model = cfg.model
+    # the sub-models a composite model builds, resolved through their cfg_path
+    subs = {f'model.{k}': model[k] for k in ('teacher', 'student') if k in model}
+    subs.update({f'model.members[{i}]': m for i, m in enumerate(model.get('members', []))})
+    texts = dict(model=str(model), load_from=str(cfg.get('load_from')))
+    texts.update({key: str(resolve_model_cfg(sub, key)) for key, sub in subs.items()})
+    for key, text in texts.items():
         assert not URL.search(text), f'{path.name}: {key} names a download: {URL.search(text)}'
+    # a local checkpoint path in the model comes with a note on where the file comes from
+    source = path.read_text()
+    for ckpt in re.findall(r"'([^']+\.pth)'", source):
+        if not ckpt.startswith('work_dirs/'):
+            assert 'download' in source and Path(ckpt).name in source.split(ckpt, 1)[0] + \
+                source.split(ckpt, 1)[1], f'{path.name}: says nothing about where {ckpt} comes from'

@@ -30,12 +30,13 @@ def test_installed_stack_versions():
     import pkg_resources  # noqa: F401  mmengine resolves `mmseg::` bases through it
 
 
-@pytest.mark.parametrize('blocked, message', [
-    ('mmcv._ext', 'has no compiled ops'),
-    ('mmcv', 'mmcv is not installed'),
+@pytest.mark.parametrize('setup, message', [
+    ("sys.modules['mmcv._ext'] = None", 'has no compiled ops'),
+    ("sys.modules['mmcv'] = None", 'mmcv is not installed'),
+    ("import mmcv; mmcv.__version__ = '2.2.0'", 'found mmcv 2.2.0'),
 ])
-def test_import_check_names_the_fix(blocked, message):
-    code = (f'import sys; sys.modules[{blocked!r}] = None\n'
+def test_import_check_names_the_fix(setup, message):
+    code = (f'import sys; {setup}\n'
             'try:\n    import mcl_mm\nexcept ImportError as e:\n    print(e)\n')
     out = subprocess.run([sys.executable, '-c', code], cwd=REPO, capture_output=True,
                          text=True).stdout

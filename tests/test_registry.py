@@ -5,6 +5,8 @@ Each config below keeps ``default_scope`` of its toolbox, inherits stock ``mmseg
 models in ``mcl_mm.ModelGroup``; the stock models nested inside must resolve in the
 toolbox's scope, inline and through ``cfg_path``.
 """
+import subprocess
+import sys
 import textwrap
 
 import pytest
@@ -85,6 +87,19 @@ def test_registry_nodes_hang_under_mmengine_roots():
         assert root.MODELS.get('mcl_mm.ModelGroup').__name__ == 'ModelGroup'
 
 
+def test_datasets_and_hooks_import_lazily_from_their_locations():
+    code = '''
+import mcl_mm, sys
+from mmengine.registry import DATASETS, HOOKS, DefaultScope
+assert 'mcl_mm.datasets' not in sys.modules and 'mcl_mm.engine.hooks' not in sys.modules
+with DefaultScope.overwrite_default_scope('mmseg'):
+    print(DATASETS.get('mcl_mm.CamVidDataset').__name__,
+          HOOKS.get('mcl_mm.DistillLossWeightHook').__name__)
+'''
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True)
+    assert out.stdout.split() == ['CamVidDataset', 'DistillLossWeightHook'], out.stderr[-2000:]
+
+
 def test_seg_group_in_mmseg_scope(tmp_path):
     from mmengine.structures import PixelData
     from mmseg.models import EncoderDecoder
@@ -93,6 +108,9 @@ def test_seg_group_in_mmseg_scope(tmp_path):
     assert cfg.default_scope == 'mmseg'
     assert all(isinstance(m, EncoderDecoder) for m in model.members)
     assert model.members[1].decode_head.__class__.__name__ == 'ASPPHead'  # from cfg_path
+    # the overrides given beside cfg_path are applied (BN instead of the stock SyncBN)
+    assert type(model.members[1].backbone.stem[1]).__name__ == 'BatchNorm2d'
+    assert model.members[1].data_preprocessor.size == (64, 64)
     samples = []
     for _ in range(2):
         s = SegDataSample(metainfo=dict(img_shape=(64, 64), ori_shape=(64, 64),

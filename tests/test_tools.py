@@ -153,7 +153,9 @@ def test_test_args_per_toolbox():
     assert det.default_hooks.visualization.test_out_dir == 'v'
     with pytest.raises(ValueError, match='.pkl'):
         apply_test_args(Config.fromfile(str(REPO / DET)), _args(out='r.json'))
-    pose = apply_test_args(Config.fromfile(str(REPO / POSE)), _args(tta=True, show_dir='v'))
+    pose = Config.fromfile(str(REPO / POSE))
+    pose.model.test_cfg.flip_test = False
+    pose = apply_test_args(pose, _args(tta=True, show_dir='v'))
     assert pose.model.test_cfg.flip_test and pose.default_hooks.visualization.enable
     seg = apply_test_args(Config.fromfile(str(REPO / SEG)), _args(out='o', tta=True))
     assert seg.model.type == 'SegTTAModel' and seg.test_evaluator.output_dir == 'o'
@@ -169,6 +171,13 @@ def test_cpu_distributed_without_torchrun_env_is_untouched():
         cfg.launcher = 'slurm'
         with pytest.raises(RuntimeError, match='--launcher pytorch'):
             setup_cpu_distributed(cfg)
+        cfg.launcher = 'pytorch'  # without torchrun's environment
+        env = {k: os.environ.pop(k) for k in ('RANK', 'WORLD_SIZE') if k in os.environ}
+        try:
+            with pytest.raises(RuntimeError, match='tools/dist_train.sh'):
+                setup_cpu_distributed(cfg)
+        finally:
+            os.environ.update(env)
 
 
 @pytest.mark.parametrize('script, args, expected', [
@@ -196,7 +205,8 @@ def test_slurm_scripts_call_srun(tmp_path, script, args, expected):
 def test_tool_interface_matches_mmseg(tool, flags):
     out = run_tool(tool, '--help')
     for flag in flags:
-        assert flag in out, flag
+        assert re.search(rf'{flag}(?![\w-])', out), flag
+    assert '{none,pytorch,slurm,mpi}' in out
 
 
 @pytest.mark.slow

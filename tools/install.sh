@@ -14,6 +14,7 @@
 set -euo pipefail
 
 PY=${PYTHON:-python}
+PY=$("$PY" -c 'import sys; print(sys.executable)')  # absolute: some steps run from /
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PIP=("$PY" -m pip install --disable-pip-version-check)
 
@@ -59,9 +60,10 @@ ensure_any() {
     fi
 }
 
-# first file matching a glob in the $PIP_FIND_LINKS folders
+# first wheel of NAME-VERSION for this interpreter and machine in the $PIP_FIND_LINKS folders
+PYTAG=$("$PY" -c 'import sys; print(f"cp{sys.version_info[0]}{sys.version_info[1]}")')
 find_wheel() {
-    local pattern=$1 dir
+    local pattern="$1-$PYTAG-$PYTAG-*linux_$(uname -m).whl" dir
     for dir in ${PIP_FIND_LINKS:-}; do
         dir=${dir#file://}
         [ -d "$dir" ] || continue
@@ -92,7 +94,7 @@ if mmcv_ok; then
 else
     [ -n "$(dist_version mmcv)" ] && say "mmcv present but wrong version or without ops: reinstalling"
     "$PY" -m pip uninstall -y mmcv mmcv-lite >/dev/null 2>&1 || true
-    wheel=$(find_wheel 'mmcv-2.1.0-*.whl')
+    wheel=$(find_wheel mmcv-2.1.0)
     if [ -n "$wheel" ]; then
         say "installing mmcv from prebuilt wheel $wheel"
         "${PIP[@]}" --no-deps "$wheel"
@@ -129,7 +131,7 @@ if xtc_ok; then
     say "xtcocotools already installed and importable"
 else
     "$PY" -m pip uninstall -y xtcocotools >/dev/null 2>&1 || true
-    wheel=$(find_wheel 'xtcocotools-*.whl')
+    wheel=$(find_wheel 'xtcocotools-*')
     if [ -n "$wheel" ]; then
         say "installing xtcocotools from $wheel"
         "${PIP[@]}" "$wheel"

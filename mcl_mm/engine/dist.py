@@ -41,6 +41,11 @@ def setup_cpu_distributed(cfg: Config) -> bool:
     cfg.model_wrapper_cfg = wrapper
     if torch_dist.is_initialized():
         return False
+    missing = [k for k in ('RANK', 'WORLD_SIZE', 'MASTER_ADDR', 'MASTER_PORT')
+               if k not in os.environ]
+    if missing:
+        raise RuntimeError(f'--launcher pytorch needs the environment torchrun sets ({missing} '
+                           'missing): start with tools/dist_train.sh or tools/dist_test.sh')
     torch_dist.init_process_group(
         backend='gloo', rank=int(os.environ['RANK']), world_size=int(os.environ['WORLD_SIZE']))
     # every rank says it (mmengine's logger is silent on ranks > 0)

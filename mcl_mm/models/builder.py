@@ -11,7 +11,11 @@ from mcl_mm.registry import MODELS
 
 
 def load_config(path: str) -> Config:
-    """``Config.fromfile`` that also takes ``package::relative/path.py`` (a toolbox's configs)."""
+    """``Config.fromfile`` that also takes ``package::relative/path.py`` (a toolbox's configs).
+
+    (``mmengine.hub.get_config`` does this too, but it pip-installs a missing package and
+    looks the name up in the model index first; here the file is read where it is.)
+    """
     if '::' in path:
         package, relative = _get_package_and_cfg_path(path)
         path = _get_external_cfg_base_path(get_installed_path(package), relative)
@@ -44,7 +48,7 @@ def resolve_model_cfg(cfg: Union[dict, ConfigDict], key: str = 'model') -> Confi
     if 'model' not in other:
         raise ValueError(f'{key}.cfg_path: config {path!r} has no `model`')
     model = other.model
-    Config._merge_a_into_b(cfg, model)
+    model = Config._merge_a_into_b(cfg, model)
     if other.get('default_scope') and '_scope_' not in model:
         model['_scope_'] = other.default_scope
     return model

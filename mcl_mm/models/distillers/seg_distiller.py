@@ -66,7 +66,8 @@ def load_teacher_checkpoint(teacher: nn.Module, path: str) -> None:
             return f'{keys[:10]}{" ..." if len(keys) > 10 else ""} ({len(keys)})'
         raise ValueError(
             f'model.teacher_ckpt {path!r} does not match model.teacher: missing keys '
-            f'{show(missing)}, unexpected keys {show(unexpected)}, shape mismatches {show(shapes)}')
+            f'{show(missing)}, unexpected keys {show(unexpected)}, '
+            f'shape mismatches {show(shapes)}')
     teacher.load_state_dict(state)
 
 
