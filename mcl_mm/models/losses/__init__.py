@@ -1,0 +1,3 @@
+from .cirkd_loss import CIRKDMemoryLoss, CrossImagePixelLoss, PixelKDLoss
+
+__all__ = ['PixelKDLoss', 'CrossImagePixelLoss', 'CIRKDMemoryLoss']

@@ -1,0 +1,620 @@
+"""CIRKD losses: Cross-Image Relational Knowledge Distillation (Yang et al., CVPR 2022).
+
+Re-implemented from the authors' code (tag ``segv0.1``: ``losses/kd.py``,
+``losses/cirkd_mini_batch.py``, ``losses/cirkd_memory.py``) with the same values and
+gradients, but without materialising the large relation maps:
+
+* :class:`PixelKDLoss`: pixel-wise logit distillation (``CriterionKD``).
+* :class:`CrossImagePixelLoss`: mini-batch pixel-to-pixel relations between every ordered pair
+  of images (``CriterionMiniBatchCrossImagePair``). The reference keeps B² maps of hw × hw
+  entries (and their autograd graphs) alive; here a custom autograd function works on tiles of
+  the relation maps, visits each pair of images once (S_ji = S_ij^T) and recomputes the tiles
+  in backward, so memory stays O(B·hw·C).
+* :class:`CIRKDMemoryLoss`: memory-bank pixel-to-pixel and pixel-to-region relations against
+  teacher queues (``StudentSegContrast``), with the anchors processed in row blocks.
+
+Throughout, "row KL" means: for logit matrices ``s`` (student) and ``t`` (teacher) of shape
+(M, N), ``sum_rows KL(softmax(t_row) || softmax(s_row)) / M`` (``kl_div(..., 'batchmean')``).
+
+Numerics: all relation logits are dot products of L2-normalised vectors divided by a
+temperature ``tau``, so they lie in ``[-1/tau, 1/tau]``. The tiled kernels therefore use the
+fixed shift ``1/tau`` for their softmax sums (``exp(x - 1/tau)`` is in ``[exp(-2/tau), 1]``),
+which lets a tile serve its rows and its columns at once. That is exact as long as
+``exp(-2/tau)`` is a normal number of the compute type: float32 down to ``tau = 0.025``; below
+that the kernels compute in float64; temperatures below 2/700 (about 0.0029) are refused.
+"""
+from typing import Dict, Optional, Tuple
+
+import torch
+import torch.nn.functional as F
+from mmcv.cnn import build_norm_layer
+from mmengine import dist
+from torch import Tensor, nn
+from torch.autograd.function import once_differentiable
+
+from mcl_mm.registry import MODELS
+
+# largest 2/tau for which exp(-2/tau) is still a normal number of the dtype
+_MAX_LOGIT_RANGE = {torch.float32: 80.0, torch.float64: 700.0}
+_MIN_TEMPERATURE = 2.0 / _MAX_LOGIT_RANGE[torch.float64]
+
+
+def _check_temperature(name: str, value: float) -> None:
+    if not value >= _MIN_TEMPERATURE:
+        raise ValueError(f'{name}={value} is not supported: similarity temperatures must be '
+                         f'>= {_MIN_TEMPERATURE:.4f} (exp(-2/{name}) must not underflow)')
+
+
+def _compute_dtype(dtype: torch.dtype, inv_tau: float) -> torch.dtype:
+    """float32 (or float64 for float64 input), float64 where exp(-2/tau) underflows float32."""
+    if dtype == torch.float64 or 2.0 * inv_tau > _MAX_LOGIT_RANGE[torch.float32]:
+        return torch.float64
+    return torch.float32
+
+
+def _shifted_logits(x: Tensor, y: Tensor, inv_tau: float, out: Tensor) -> Tensor:
+    """``x @ y.T / tau - 1/tau`` into ``out``: (R, C) x (R', C) -> (R, R'), in [-2/tau, 0]
+    for unit rows."""
+    bias = x.new_full((1, 1), -inv_tau)
+    return torch.addmm(bias, x, y.t(), alpha=inv_tau, out=out)
+
+
+def _no_autocast(fn):
+    """Run an autograd function's forward/backward with autocast off: the kernels choose their
+    own compute type (float32 or float64)."""
+
+    def wrapper(ctx, *args):
+        device_type = next(a.device.type for a in args if isinstance(a, Tensor))
+        with torch.autocast(device_type=device_type, enabled=False):
+            return fn(ctx, *args)
+
+    wrapper.__name__, wrapper.__doc__ = fn.__name__, fn.__doc__
+    return wrapper
+
+
+class _Buffers:
+    """Tile buffers reused from tile to tile: ``buffers(name, *shape)`` -> a tensor."""
+
+    def __init__(self, like: Tensor):
+        self.like = like
+        self.cache = {}
+
+    def __call__(self, name: str, *shape: int) -> Tensor:
+        if (name, shape) not in self.cache:
+            self.cache[name, shape] = self.like.new_empty(shape)
+        return self.cache[name, shape]
+
+
+@MODELS.register_module()
+class PixelKDLoss(nn.Module):
+    """Pixel-wise logit distillation, as the reference's ``CriterionKD``.
+
+    ``KL(softmax(t / T) || softmax(s / T)) * T²``, averaged over all B·h·w pixels (the
+    reference's ``kl_div(..., reduction='batchmean')`` over the (B·h·w, K) rows).
+
+    Args:
+        temperature (float): softening temperature T.
+        loss_weight (float): factor applied to the loss.
+    """
+
+    def __init__(self, temperature: float = 1.0, loss_weight: float = 1.0):
+        super().__init__()
+        if not temperature > 0:
+            raise ValueError(f'temperature must be > 0, got {temperature}')
+        self.temperature = temperature
+        self.loss_weight = loss_weight
+
+    def forward(self, preds_S: Tensor, preds_T: Tensor) -> Tensor:
+        """preds_S, preds_T: (B, K, h, w) logits (the teacher's are detached) -> scalar."""
+        if preds_S.shape != preds_T.shape or preds_S.dim() < 2:
+            raise ValueError(f'PixelKDLoss needs student and teacher logits of the same shape '
+                             f'(B, K, h, w), got preds_S {tuple(preds_S.shape)} and preds_T '
+                             f'{tuple(preds_T.shape)}')
+        T = self.temperature
+        log_q = F.log_softmax(preds_S / T, dim=1)
+        log_p = F.log_softmax(preds_T.detach() / T, dim=1)
+        # sum over classes and pixels, divided by the number of pixels (batchmean over rows)
+        loss = F.kl_div(log_q, log_p, reduction='sum', log_target=True)
+        num_rows = preds_S.numel() // preds_S.shape[1]
+        return self.loss_weight * loss * (T * T) / num_rows
+
+
+def _tiles(num_images: int, num_pixels: int, block: int):
+    """Tiles of the upper triangle of the (B·N) x (B·N) relation matrix, image by image.
+
+    Yields ``(i, j, r0, r1, c0, c1, diagonal)``: rows r0:r1 of image i against columns c0:c1
+    of image j, with j >= i, and c0 >= r0 when j == i. ``diagonal`` tiles (same image, same
+    block) are symmetric and count once; every other tile also stands for its transpose.
+    """
+    for i in range(num_images):
+        for r0 in range(0, num_pixels, block):
+            r1 = min(r0 + block, num_pixels)
+            for j in range(i, num_images):
+                for c0 in range(r0 if j == i else 0, num_pixels, block):
+                    c1 = min(c0 + block, num_pixels)
+                    yield i, j, r0, r1, c0, c1, (j == i and c0 == r0)
+
+
+class _CrossImageRelationKL(torch.autograd.Function):
+    """Sum over ordered image pairs of the row KL of their pixel relation maps, tiled.
+
+    Inputs ``a`` (B, N, Cs) and ``b`` (B, N, Ct) are L2-normalised student and teacher
+    features. For the pair (i, j), ``S_ij = a_i a_j^T`` and ``T_ij = b_i b_j^T`` (N, N); the
+    output is ``sum_ij sum_rows KL(softmax(T_ij/tau) || softmax(S_ij/tau)) / (N·B²)``.
+
+    Forward accumulates, for every (i, j, row), the softmax sums of both maps and the
+    teacher-weighted logit difference, tile by tile, over the upper triangle of the batch
+    relation matrix: a tile (i, j, rows, cols) gives the rows of pair (i, j) and, transposed,
+    the rows of pair (j, i). Only ``a``, ``b`` and these (B, B, N) sums are saved. Backward
+    recomputes each tile and accumulates the analytic gradient
+    ``dL/dS_ij = (softmax(S_ij/tau) - softmax(T_ij/tau)) / (tau·N·B²)`` (plus the transposed
+    contribution of pair (j, i)) into ``a``. The teacher gets no gradient.
+    """
+
+    @staticmethod
+    @_no_autocast
+    def forward(ctx, a: Tensor, b: Tensor, tau: float, block: int) -> Tensor:
+        B, N, _ = a.shape
+        inv_tau = 1.0 / tau
+        dtype = _compute_dtype(a.dtype, inv_tau)
+        a32, b32 = a.to(dtype).contiguous(), b.to(dtype).contiguous()
+        # stats[:, i, j, r] for row r of pair (i, j): sum_k exp(S_ij[r, k]/tau - 1/tau), the
+        # same for T, and sum_k exp(T_ij[r, k]/tau - 1/tau) * (T_ij - S_ij)[r, k] / tau
+        stats = a32.new_zeros(3, B, B, N)
+        buffers = _Buffers(a32)
+        for i, j, r0, r1, c0, c1, diagonal in _tiles(B, N, block):
+            tile = buffers('tile', 3, r1 - r0, c1 - c0)  # exp(S), exp(T), exp(T) (T - S)
+            _shifted_logits(a32[i, r0:r1], a32[j, c0:c1], inv_tau, out=tile[0])
+            _shifted_logits(b32[i, r0:r1], b32[j, c0:c1], inv_tau, out=tile[1])
+            torch.sub(tile[1], tile[0], out=tile[2])
+            tile[:2].exp_()
+            tile[2].mul_(tile[1])
+            stats[:, i, j, r0:r1] += tile.sum(2)
+            if not diagonal:  # the transposed tile: rows c0:c1 of pair (j, i)
+                stats[:, j, i, c0:c1] += tile.sum(1)
+        sum_S, sum_T, wdiff = stats
+        # row KL = E_p[t - s] - logsumexp(t) + logsumexp(s); the shifts 1/tau cancel
+        kl = wdiff / sum_T - sum_T.log() + sum_S.log()
+        ctx.save_for_backward(a, b, stats[:2])
+        ctx.tau, ctx.block = tau, block
+        # float32 for half-precision input (as autocast's losses), else the input's dtype
+        return (kl.sum() / (N * B * B)).to(torch.promote_types(a.dtype, torch.float32))
+
+    @staticmethod
+    @once_differentiable
+    @_no_autocast
+    def backward(ctx, grad_out: Tensor):
+        a, b, sums = ctx.saved_tensors
+        if not ctx.needs_input_grad[0]:
+            return None, None, None, None
+        B, N, _ = a.shape
+        inv_tau = 1.0 / ctx.tau
+        a32, b32 = a.to(sums.dtype).contiguous(), b.to(sums.dtype).contiguous()
+        # softmax(x)[r, k] = exp(x[r, k] - 1/tau) * u[r] with u = 1 / sum; fold in the scale
+        u = (grad_out.to(sums.dtype) * inv_tau / (N * B * B)) / sums  # (2, B, B, N)
+        grad = torch.zeros_like(a32)
+        buffers = _Buffers(a32)
+        for i, j, r0, r1, c0, c1, diagonal in _tiles(B, N, block=ctx.block):
+            tile = buffers('tile', 2, r1 - r0, c1 - c0)  # exp(S), exp(T)
+            _shifted_logits(a32[i, r0:r1], a32[j, c0:c1], inv_tau, out=tile[0])
+            _shifted_logits(b32[i, r0:r1], b32[j, c0:c1], inv_tau, out=tile[1])
+            tile.exp_()
+            if diagonal:
+                # G[r, k] for the rows of pair (i, i); S = A A^T, so dA = (G + G^T) A
+                tile.mul_(u[:, i, i, r0:r1, None])
+                g = tile[0].sub_(tile[1])
+                grad[i, r0:r1] += (g + g.t()) @ a32[i, r0:r1]
+                continue
+            # H = G_ij[rows, cols] + G_ji[cols, rows]^T: rows use the (i, j) sums, cols (j, i)
+            weight = buffers('weight', 2, r1 - r0, c1 - c0)
+            torch.add(u[:, i, j, r0:r1, None], u[:, j, i, None, c0:c1], out=weight)
+            tile.mul_(weight)
+            g = tile[0].sub_(tile[1])
+            grad[i, r0:r1].addmm_(g, a32[j, c0:c1])
+            grad[j, c0:c1].addmm_(g.t(), a32[i, r0:r1])
+        return grad.to(a.dtype), None, None, None
+
+
+@MODELS.register_module()
+class CrossImagePixelLoss(nn.Module):
+    """Mini-batch cross-image pixel-to-pixel relation distillation.
+
+    As the reference's ``CriterionMiniBatchCrossImagePair``: features are (optionally)
+    2x2 average-pooled (``ceil_mode=True``) and L2-normalised over channels; for every ordered
+    pair of images (i, j), i == j included, the hw x hw similarity maps ``S_ij = f_i f_j^T`` of
+    the student and of the teacher are compared by the row KL
+    ``KL(softmax(T_ij / tau) || softmax(S_ij / tau))`` averaged over the hw rows; the pair losses
+    are summed and divided by B². The teacher gets no gradient.
+
+    The maps are never stored: see :class:`_CrossImageRelationKL` (memory O(B·hw·C), each
+    unordered pair of images visited once per pass).
+
+    Args:
+        temperature (float): similarity temperature tau (the reference's 0.1).
+        pooling (bool): 2x2 average pooling before the relations (the reference's default is
+            False).
+        loss_weight (float): factor applied to the loss.
+        block_rows (int): the relation maps are processed in tiles of
+            ``block_rows x block_rows`` entries.
+    """
+
+    def __init__(self,
+                 temperature: float = 0.1,
+                 pooling: bool = False,
+                 loss_weight: float = 1.0,
+                 block_rows: int = 512):
+        super().__init__()
+        _check_temperature('temperature', temperature)
+        if block_rows < 1:
+            raise ValueError(f'block_rows must be >= 1, got {block_rows}')
+        self.temperature = temperature
+        self.pooling = pooling
+        self.loss_weight = loss_weight
+        self.block_rows = block_rows
+
+    def forward(self, feat_S: Tensor, feat_T: Tensor) -> Tensor:
+        """feat_S: (B, Cs, h, w), feat_T: (B, Ct, h, w) (detached) -> scalar.
+
+        Channel counts may differ; batch and spatial sizes must match.
+        """
+        if (feat_S.dim() != 4 or feat_T.dim() != 4 or feat_S.shape[0] != feat_T.shape[0]
+                or feat_S.shape[2:] != feat_T.shape[2:]):
+            raise ValueError(f'CrossImagePixelLoss needs feat_S (B, Cs, h, w) and feat_T '
+                             f'(B, Ct, h, w) of the same batch and spatial size, got feat_S '
+                             f'{tuple(feat_S.shape)} and feat_T {tuple(feat_T.shape)}')
+        # half-precision input (autocast) is normalised and related in float32
+        feat_S = feat_S.to(torch.promote_types(feat_S.dtype, torch.float32))
+        feat_T = feat_T.detach().to(torch.promote_types(feat_T.dtype, torch.float32))
+        if self.pooling:
+            feat_S = F.avg_pool2d(feat_S, kernel_size=2, stride=2, ceil_mode=True)
+            feat_T = F.avg_pool2d(feat_T, kernel_size=2, stride=2, ceil_mode=True)
+        # (B, C, h, w) -> (B, hw, C), unit rows
+        a = F.normalize(feat_S, p=2, dim=1).flatten(2).transpose(1, 2)
+        b = F.normalize(feat_T, p=2, dim=1).flatten(2).transpose(1, 2)
+        loss = _CrossImageRelationKL.apply(a, b, self.temperature, self.block_rows)
+        return self.loss_weight * loss
+
+
+class _AnchorRelationKL(torch.autograd.Function):
+    """Row KL of anchor-to-negative relations, for several groups of negatives at once.
+
+    ``s`` (M, C) student anchors (unit rows, with grad), ``t`` (M, C) teacher anchors (unit
+    rows), ``neg`` (N, C) unit negatives, the concatenation of groups of ``sizes`` rows. For
+    group g: ``loss[g] = kd_T² · rowKL(t neg_g^T / tau, s neg_g^T / tau)`` with the softmaxes
+    at temperature ``kd_T``, i.e. effective temperature ``tau·kd_T``. Returns (G,) losses.
+
+    The anchors are processed in blocks of ``block`` rows, without building a graph. Because
+    the negatives are few and fixed, the gradient of each block costs one product with them:
+    it is accumulated during forward (when ``need_grad``) and backward only scales it, which
+    saves recomputing both logit blocks.
+    """
+
+    @staticmethod
+    @_no_autocast
+    def forward(ctx, s: Tensor, t: Tensor, neg: Tensor, sizes: Tuple[int, ...], tau: float,
+                kd_T: float, block: int, need_grad: bool) -> Tensor:
+        M = s.shape[0]
+        inv_tau = 1.0 / (tau * kd_T)
+        dtype = _compute_dtype(s.dtype, inv_tau)
+        s32, t32, n32 = s.to(dtype), t.to(dtype), neg.to(dtype)
+        bounds = [0]
+        for size in sizes:
+            bounds.append(bounds[-1] + size)
+        losses = s32.new_zeros(len(sizes))
+        grads = s32.new_zeros(len(sizes), M, s.shape[1]) if need_grad else None
+        grad_scale = kd_T * kd_T * inv_tau / M
+        buffers = _Buffers(s32)
+        for r0 in range(0, M, block):
+            r1 = min(r0 + block, M)
+            tile = buffers('tile', 3, r1 - r0, n32.shape[0])  # exp(s), exp(t), exp(t) (t - s)
+            _shifted_logits(s32[r0:r1], n32, inv_tau, out=tile[0])
+            _shifted_logits(t32[r0:r1], n32, inv_tau, out=tile[1])
+            torch.sub(tile[1], tile[0], out=tile[2])
+            tile[:2].exp_()
+            tile[2].mul_(tile[1])
+            for g in range(len(sizes)):
+                lo, hi = bounds[g], bounds[g + 1]
+                sum_S, sum_T, wdiff = tile[:, :, lo:hi].sum(2, keepdim=True)
+                losses[g] += (wdiff / sum_T - sum_T.log() + sum_S.log()).sum()
+                if need_grad:
+                    # d loss / d logits = kd_T² (q - p) / (kd_T M); logits = s neg^T / tau
+                    probs = tile[:2, :, lo:hi].div_(torch.stack([sum_S, sum_T]))
+                    q_minus_p = probs[0].sub_(probs[1])
+                    grads[g, r0:r1].addmm_(q_minus_p, n32[lo:hi], alpha=grad_scale)
+        ctx.save_for_backward(grads if need_grad else None)
+        ctx.in_dtype = s.dtype
+        return (losses * (kd_T * kd_T / M)).to(torch.promote_types(s.dtype, torch.float32))
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_out: Tensor):
+        (grads, ) = ctx.saved_tensors
+        if grads is None:
+            raise RuntimeError('_AnchorRelationKL was run with need_grad=False')
+        grad_s = torch.einsum('g,gmc->mc', grad_out.to(grads.dtype), grads)
+        return grad_s.to(ctx.in_dtype), None, None, None, None, None, None, None
+
+
+@MODELS.register_module()
+class CIRKDMemoryLoss(nn.Module):
+    """Memory-based pixel-to-pixel and pixel-to-region relation distillation.
+
+    As the reference's ``StudentSegContrast``. One module holds both losses because they share
+    the student projection head, the anchors and the queue update. Per forward:
+
+    1. teacher features are L2-normalised (and detached); student features go through the
+       projection head (1x1 conv Cs->Ct, norm, ReLU, 1x1 conv Ct->Ct) and are L2-normalised;
+    2. labels are nearest-downsampled to (h, w);
+    3. the queues are updated with the teacher features and labels of the batch (gathered from
+       all ranks under distributed training), before the negatives are drawn, as the
+       reference does: per image and per class present, the region queue gets the L2-normalised
+       mean of the class's (normalised) teacher features, the pixel queue up to
+       ``pixels_per_class`` randomly chosen teacher features of the class;
+    4. negatives: ``pixel_contrast_size // K + 1`` pixels and ``region_contrast_size // K + 1``
+       regions per class, one random index set (shared by all classes) per queue;
+    5. anchors are all non-ignored pixels; for each queue, logits are
+       ``anchor . negative / contrast_temperature`` for the student and for the teacher, and the
+       loss is ``KL(softmax(t / kd_T) || softmax(s / kd_T)) * kd_T²``, averaged over anchors.
+
+    Queues and pointers are buffers (they go into checkpoints). All random draws come from the
+    module's own CPU generator, seeded with ``seed`` and saved with the state dict, so resuming
+    reproduces them, and under distributed training every rank draws the same negatives (the
+    queue update works on the gathered batch, identical on all ranks). A batch whose pixels are
+    all ignored updates no queue, still draws its negatives (the reference returns before
+    drawing; drawing keeps the ranks' generators in step) and returns zero losses attached to
+    the student graph (the reference returns NaN there: the mean of an empty tensor).
+
+    Args:
+        num_classes (int): K.
+        student_channels (int): Cs, channels of ``feat_S``.
+        teacher_channels (int): Ct, channels of ``feat_T`` (and of the queues).
+        pixel_memory_size (int): pixel queue length per class.
+        region_memory_size (int): region queue length per class.
+        pixel_contrast_size (int): pixel negatives in all (``// K + 1`` per class).
+        region_contrast_size (int): region negatives in all (``// K + 1`` per class).
+        pixels_per_class (int): pixels enqueued per image and class.
+        contrast_temperature (float): similarity temperature (0.1).
+        kd_temperature (float): temperature of the relation distributions' KD (1.0).
+        ignore_index (int): label of ignored pixels.
+        sample_within_class (bool): enqueue pixels of the class. False reproduces the
+            reference's bug (it draws the pixel indices from the whole image); for parity
+            checks only.
+        norm_cfg (dict): norm of the projection head (``SyncBN`` under distributed training).
+        pixel_weight (float): factor of the pixel-to-pixel loss.
+        region_weight (float): factor of the pixel-to-region loss.
+        seed (int): seed of the module's generator.
+        block_rows (int): anchors processed per block.
+    """
+
+    def __init__(self,
+                 num_classes: int,
+                 student_channels: int,
+                 teacher_channels: int,
+                 pixel_memory_size: int = 20000,
+                 region_memory_size: int = 2000,
+                 pixel_contrast_size: int = 4096,
+                 region_contrast_size: int = 1024,
+                 pixels_per_class: int = 16,
+                 contrast_temperature: float = 0.1,
+                 kd_temperature: float = 1.0,
+                 ignore_index: int = 255,
+                 sample_within_class: bool = True,
+                 norm_cfg: Optional[dict] = None,
+                 pixel_weight: float = 0.1,
+                 region_weight: float = 0.1,
+                 seed: int = 0,
+                 block_rows: int = 512):
+        super().__init__()
+        for name, value in (('num_classes', num_classes), ('student_channels', student_channels),
+                            ('teacher_channels', teacher_channels),
+                            ('pixel_memory_size', pixel_memory_size),
+                            ('region_memory_size', region_memory_size),
+                            ('pixels_per_class', pixels_per_class), ('block_rows', block_rows)):
+            if int(value) < 1:
+                raise ValueError(f'{name} must be >= 1, got {value}')
+        if not kd_temperature > 0:
+            raise ValueError(f'kd_temperature must be > 0, got {kd_temperature}')
+        _check_temperature('contrast_temperature * kd_temperature',
+                           contrast_temperature * kd_temperature)
+        self.num_classes = num_classes
+        self.student_channels = student_channels
+        self.teacher_channels = teacher_channels
+        self.pixel_memory_size = pixel_memory_size
+        self.region_memory_size = region_memory_size
+        self.pixel_contrast_size = pixel_contrast_size
+        self.region_contrast_size = region_contrast_size
+        self.pixels_per_class = pixels_per_class
+        self.contrast_temperature = contrast_temperature
+        self.kd_temperature = kd_temperature
+        self.ignore_index = ignore_index
+        self.sample_within_class = sample_within_class
+        self.pixel_weight = pixel_weight
+        self.region_weight = region_weight
+        self.block_rows = block_rows
+
+        norm_cfg = dict(type='BN') if norm_cfg is None else norm_cfg
+        self.project_head = nn.Sequential(
+            nn.Conv2d(student_channels, teacher_channels, 1, bias=False),
+            build_norm_layer(norm_cfg, teacher_channels)[1],
+            nn.ReLU(inplace=True),
+            nn.Conv2d(teacher_channels, teacher_channels, 1, bias=False))
+
+        self.generator = torch.Generator()
+        self.generator.manual_seed(seed)
+        self.register_buffer('pixel_queue',
+                             self._random_unit_rows(pixel_memory_size, teacher_channels))
+        self.register_buffer('region_queue',
+                             self._random_unit_rows(region_memory_size, teacher_channels))
+        self.register_buffer('pixel_queue_ptr', torch.zeros(num_classes, dtype=torch.long))
+        self.register_buffer('region_queue_ptr', torch.zeros(num_classes, dtype=torch.long))
+
+    def _random_unit_rows(self, size: int, channels: int) -> Tensor:
+        """(K, size, C) standard normal rows, L2-normalised in place (no full-size temporary)."""
+        queue = torch.empty(self.num_classes, size, channels)
+        queue.normal_(generator=self.generator)
+        return queue.div_(queue.norm(dim=2, keepdim=True).clamp_min_(1e-12))
+
+    # the generator's state travels with the state dict
+    def get_extra_state(self) -> dict:
+        return dict(generator_state=self.generator.get_state())
+
+    def set_extra_state(self, state: dict) -> None:
+        self.generator.set_state(state['generator_state'].cpu())
+
+    def _check_inputs(self, feat_S: Tensor, feat_T: Tensor, gt_sem_seg: Tensor) -> Tensor:
+        for arg, feat, name, expected in (('feat_S', feat_S, 'student_channels',
+                                           self.student_channels),
+                                          ('feat_T', feat_T, 'teacher_channels',
+                                           self.teacher_channels)):
+            if feat.dim() != 4:
+                raise ValueError(f'{arg} must be (B, C, h, w), got {tuple(feat.shape)}')
+            if feat.shape[1] != expected:
+                raise ValueError(f'{arg} has {feat.shape[1]} channels but CIRKDMemoryLoss was '
+                                 f'built with {name}={expected}')
+        if feat_S.shape[0] != feat_T.shape[0] or feat_S.shape[2:] != feat_T.shape[2:]:
+            raise ValueError(f'feat_S {tuple(feat_S.shape)} and feat_T {tuple(feat_T.shape)} '
+                             'must have the same batch and spatial size')
+        if gt_sem_seg.dim() == 4 and gt_sem_seg.shape[1] == 1:
+            gt_sem_seg = gt_sem_seg.squeeze(1)
+        if gt_sem_seg.dim() != 3 or gt_sem_seg.shape[0] != feat_S.shape[0]:
+            raise ValueError(f'gt_sem_seg must be (B, H, W) with B={feat_S.shape[0]}, got '
+                             f'{tuple(gt_sem_seg.shape)}')
+        gt_sem_seg = gt_sem_seg.long()
+        bad = (gt_sem_seg != self.ignore_index) & ((gt_sem_seg < 0) |
+                                                   (gt_sem_seg >= self.num_classes))
+        if bad.any():
+            values = torch.unique(gt_sem_seg[bad]).tolist()
+            raise ValueError(f'gt_sem_seg has label values {values[:20]} outside [0, '
+                             f'{self.num_classes}) that are not ignore_index='
+                             f'{self.ignore_index}')
+        return gt_sem_seg
+
+    def forward(self, feat_S: Tensor, feat_T: Tensor, gt_sem_seg: Tensor) -> Dict[str, Tensor]:
+        """Memory-based relation losses.
+
+        Args:
+            feat_S (Tensor): (B, Cs, h, w) student features.
+            feat_T (Tensor): (B, Ct, h, w) teacher features (detached here).
+            gt_sem_seg (Tensor): (B, H, W) (or (B, 1, H, W)) integer labels at input
+                resolution, ``ignore_index`` for ignored pixels.
+
+        Returns:
+            dict: ``pixel`` and ``region``, the weighted scalar losses.
+        """
+        labels = self._check_inputs(feat_S, feat_T, gt_sem_seg)
+        h, w = feat_S.shape[2:]
+        feat_T = F.normalize(feat_T.detach().to(self.pixel_queue.dtype), p=2, dim=1)
+        proj = self.project_head(feat_S)
+        proj = F.normalize(proj.to(torch.promote_types(proj.dtype, torch.float32)), p=2, dim=1)
+        labels = F.interpolate(labels[:, None].float(), size=(h, w), mode='nearest')
+        labels = labels[:, 0].long()
+
+        self._dequeue_and_enqueue(feat_T, labels)
+        negatives, sizes = self._sample_negatives()
+
+        valid = labels.reshape(-1) != self.ignore_index
+        s = proj.permute(0, 2, 3, 1).reshape(-1, self.teacher_channels)[valid]
+        t = feat_T.permute(0, 2, 3, 1).reshape(-1, self.teacher_channels)[valid]
+        if s.shape[0] == 0:
+            # no anchor: zero losses that keep the student and the head in the graph
+            return dict(pixel=proj.sum() * 0., region=proj.sum() * 0.)
+        need_grad = torch.is_grad_enabled() and s.requires_grad
+        losses = _AnchorRelationKL.apply(s, t, negatives, sizes, self.contrast_temperature,
+                                         self.kd_temperature, self.block_rows, need_grad)
+        return dict(pixel=self.pixel_weight * losses[0], region=self.region_weight * losses[1])
+
+    @torch.no_grad()
+    def _sample_negatives(self) -> Tuple[Tensor, Tuple[int, int]]:
+        """(K·n_pixel + K·n_region, Ct) negatives, class-major per queue, and the two counts.
+
+        One index set per queue, shared by all classes: the first n of a random permutation of
+        the queue length (the pixel queue's drawn first), as the reference.
+        """
+        out, sizes = [], []
+        for queue, contrast_size in ((self.pixel_queue, self.pixel_contrast_size),
+                                     (self.region_queue, self.region_contrast_size)):
+            n = contrast_size // self.num_classes + 1
+            index = torch.randperm(queue.shape[1], generator=self.generator)[:n]
+            picked = queue[:, index.to(queue.device)].reshape(-1, queue.shape[2])
+            out.append(picked)
+            sizes.append(picked.shape[0])
+        return torch.cat(out), tuple(sizes)
+
+    @torch.no_grad()
+    def _dequeue_and_enqueue(self, keys: Tensor, labels: Tensor) -> None:
+        """Push the batch's teacher features into the queues.
+
+        Args:
+            keys (Tensor): (B, Ct, h, w) L2-normalised teacher features.
+            labels (Tensor): (B, h, w) labels at feature resolution.
+        """
+        if dist.get_world_size() > 1:
+            keys = torch.cat(dist.all_gather(keys.contiguous()))
+            labels = torch.cat(dist.all_gather(labels.contiguous()))
+        B, C = keys.shape[:2]
+        K, ignore = self.num_classes, self.ignore_index
+        keys = keys.permute(0, 2, 3, 1).reshape(-1, C)  # (B·hw, C)
+        labels = labels.reshape(B, -1)
+        hw = labels.shape[1]
+        # group of each pixel: (image, class), ignored pixels in an extra class K
+        group = torch.where(labels == ignore, torch.full_like(labels, K), labels)
+        group = group + (K + 1) * torch.arange(B, device=labels.device)[:, None]
+        counts = torch.bincount(group.reshape(-1), minlength=B * (K + 1))
+        region_feat = keys.new_zeros(B * (K + 1), C).index_add_(0, group.reshape(-1), keys)
+        region_feat = F.normalize(region_feat / counts.clamp_min(1)[:, None], p=2, dim=1)
+        # pixels of each image sorted by class, positions increasing within a class
+        order = torch.argsort(group, dim=1, stable=True) + hw * torch.arange(
+            B, device=labels.device)[:, None]
+        counts = counts.view(B, K + 1).tolist()
+
+        region_ptr = self.region_queue_ptr.tolist()
+        pixel_ptr = self.pixel_queue_ptr.tolist()
+        region_src, region_dst, pixel_src, pixel_dst = [], [], [], []
+        for b in range(B):
+            start = b * hw
+            for c in range(K):
+                n = counts[b][c]
+                if n == 0:
+                    continue
+                region_src.append(b * (K + 1) + c)
+                region_dst.append(c * self.region_memory_size + region_ptr[c])
+                region_ptr[c] = (region_ptr[c] + 1) % self.region_memory_size
+
+                k = min(n, self.pixels_per_class)
+                pick = torch.randperm(n, generator=self.generator)[:k]
+                # within class: positions in ``order`` (the class's pixels); the reference's
+                # bug: positions in the image, whatever their class
+                pixel_src.append(pick + (start if self.sample_within_class else b * hw))
+                ptr = pixel_ptr[c]
+                if ptr + k >= self.pixel_memory_size:
+                    first, pixel_ptr[c] = self.pixel_memory_size - k, 0
+                else:
+                    first, pixel_ptr[c] = ptr, ptr + k
+                pixel_dst.append(torch.arange(first, first + k) + c * self.pixel_memory_size)
+                start += n
+
+        if region_src:
+            src, dst = _last_writes(torch.tensor(region_src), torch.tensor(region_dst))
+            self.region_queue.view(-1, C)[dst.to(keys.device)] = region_feat[src.to(
+                keys.device)].to(self.region_queue.dtype)
+            src, dst = _last_writes(torch.cat(pixel_src), torch.cat(pixel_dst))
+            src = src.to(keys.device)
+            if self.sample_within_class:
+                src = order.reshape(-1)[src]
+            self.pixel_queue.view(-1, C)[dst.to(keys.device)] = F.normalize(
+                keys[src], p=2, dim=1).to(self.pixel_queue.dtype)
+        self.region_queue_ptr.copy_(torch.tensor(region_ptr))
+        self.pixel_queue_ptr.copy_(torch.tensor(pixel_ptr))
+
+
+def _last_writes(src: Tensor, dst: Tensor) -> Tuple[Tensor, Tensor]:
+    """Keep, for each destination written several times, only its last write (sequential
+    semantics for one vectorised scatter). src, dst: (W,) -> (W',), (W',)."""
+    if dst.numel() == torch.unique(dst).numel():
+        return src, dst
+    rev = torch.flip(dst, [0])
+    uniq, inverse = torch.unique(rev, return_inverse=True)
+    first = torch.full((uniq.numel(), ), rev.numel(), dtype=torch.long)
+    first.scatter_reduce_(0, inverse, torch.arange(rev.numel()), reduce='amin')
+    keep = rev.numel() - 1 - first
+    return src[keep], dst[keep]

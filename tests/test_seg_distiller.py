@@ -1,0 +1,183 @@
+"""mcl_mm.SegDistiller: frozen teacher, recorders, distillation losses, export."""
+import re
+
+import pytest
+import torch
+from conftest import run_tool
+from mmengine.registry import MODELS, DefaultScope
+from mmengine.structures import PixelData
+from mmseg.structures import SegDataSample
+
+NORM = dict(type='BN', requires_grad=True)
+
+
+def _segmentor(channels=16, num_classes=4):
+    return dict(
+        type='EncoderDecoder',
+        data_preprocessor=dict(type='SegDataPreProcessor', mean=[0, 0, 0], std=[255, 255, 255],
+                               size=(32, 32), pad_val=0, seg_pad_val=255),
+        backbone=dict(type='ResNetV1c', depth=18, base_channels=16, stem_channels=16,
+                      norm_cfg=NORM, init_cfg=None),
+        decode_head=dict(type='FCNHead', in_channels=128, channels=channels, num_convs=1,
+                         num_classes=num_classes, norm_cfg=NORM,
+                         loss_decode=dict(type='CrossEntropyLoss')),
+        train_cfg=dict(), test_cfg=dict(mode='whole'))
+
+
+RECORDERS = dict(
+    s_feat=dict(source='student', module='decode_head.conv_seg', io='input'),
+    s_logits=dict(source='student', module='decode_head.conv_seg', io='output'),
+    t_feat=dict(source='teacher', module='decode_head.conv_seg', io='input'),
+    t_logits=dict(source='teacher', module='decode_head.conv_seg', io='output'))
+KD = dict(loss_kd=dict(type='mcl_mm.PixelKDLoss', inputs=dict(preds_S='s_logits',
+                                                              preds_T='t_logits')))
+
+
+def _build(**kw):
+    cfg = dict(type='mcl_mm.SegDistiller', teacher=_segmentor(32), student=_segmentor(16),
+               random_teacher=True, recorders=RECORDERS, distill_losses=KD)
+    cfg.update(kw)
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        return MODELS.build(cfg)
+
+
+def _batch(model, labels=None, n=2):
+    samples = []
+    for k in range(n):
+        s = SegDataSample(metainfo=dict(img_shape=(32, 32), ori_shape=(32, 32),
+                                        pad_shape=(32, 32)))
+        lab = torch.randint(0, 4, (1, 32, 32)) if labels is None else labels[k:k + 1]
+        s.gt_sem_seg = PixelData(data=lab)
+        samples.append(s)
+    data = dict(inputs=[torch.randint(0, 255, (3, 32, 32), dtype=torch.uint8)] * n,
+                data_samples=samples)
+    return model.data_preprocessor(data, True)
+
+
+def test_teacher_is_frozen_and_outside_the_module_tree():
+    model = _build()
+    model.train()
+    assert not model.teacher.training and model.student.training
+    assert all(not p.requires_grad for p in model.teacher.parameters())
+    teacher_params = {id(p) for p in model.teacher.parameters()}
+    assert not teacher_params & {id(p) for p in model.parameters()}
+    assert not [k for k in model.state_dict() if k.startswith('teacher.')]
+    assert any(k.startswith('student.') for k in model.state_dict())
+    model.to(torch.float64)  # moved and cast with the distiller
+    assert next(model.teacher.parameters()).dtype == torch.float64
+
+
+def test_losses_are_logged_and_grads_reach_only_the_student():
+    torch.manual_seed(0)
+    model = _build()
+    losses = model(**_batch(model), mode='loss')
+    assert {'decode.loss_ce', 'decode.acc_seg', 'loss_kd'} <= set(losses)
+    assert losses['loss_kd'] > 0
+    losses['loss_kd'].backward()
+    assert model.student.decode_head.conv_seg.weight.grad.abs().sum() > 0
+    assert all(p.grad is None for p in model.teacher.parameters())
+    assert all(rec.data is None for rec in model.recorders.values())  # nothing kept alive
+
+
+def test_predictions_come_from_the_student():
+    model = _build().eval()
+    batch = _batch(model)
+    out = model(batch['inputs'], batch['data_samples'], mode='tensor')
+    assert torch.equal(out, model.student(batch['inputs'], batch['data_samples'], mode='tensor'))
+    preds = model.test_step(dict(inputs=[torch.zeros(3, 32, 32, dtype=torch.uint8)],
+                                 data_samples=[_batch(model, n=1)['data_samples'][0]]))
+    assert preds[0].pred_sem_seg.data.shape == (1, 32, 32)
+    assert model.decode_head is model.student.decode_head and model.out_channels == 4
+
+
+def test_weight_scale_ramps_and_stops_distillation():
+    from mcl_mm.engine.hooks import DistillLossWeightHook
+    hook = DistillLossWeightHook(warmup_iters=4, stop_iter=10)
+    assert [hook.scale_at(i) for i in (0, 1, 3, 9, 10, 20)] == [0.25, 0.5, 1., 1., 0., 0.]
+    model = _build()
+    calls = []
+    model.teacher.register_forward_hook(lambda *a: calls.append(1))
+    batch = _batch(model)
+    full = model(**batch, mode='loss')['loss_kd']
+    model.distill_weight_scale = 0.5
+    assert torch.allclose(model(**batch, mode='loss')['loss_kd'], full * 0.5)
+    model.distill_weight_scale = 0.
+    assert float(model(**batch, mode='loss').get('loss_kd', 0.)) == 0.
+    assert len(calls) == 2  # no teacher pass once distillation is off
+
+
+def test_teacher_checkpoint_errors_name_file_and_keys(tmp_path):
+    with pytest.raises(FileNotFoundError, match='model.teacher_ckpt'):
+        _build(random_teacher=False, teacher_ckpt=str(tmp_path / 'nope.pth'))
+    with pytest.raises(ValueError, match='model.teacher_ckpt is not set'):
+        _build(random_teacher=False)
+    good = _build()
+    path = tmp_path / 't.pth'
+    torch.save(dict(state_dict=good.teacher.state_dict()), path)
+    loaded = _build(random_teacher=False, teacher_ckpt=str(path))
+    for a, b in zip(loaded.teacher.state_dict().values(), good.teacher.state_dict().values()):
+        assert torch.equal(a, b)
+    state = dict(good.teacher.state_dict())
+    state.pop('decode_head.conv_seg.bias')
+    state['extra.weight'] = torch.zeros(1)
+    torch.save(dict(state_dict=state), path)
+    pattern = r'(?s)t\.pth.*decode_head\.conv_seg\.bias.*extra\.weight'
+    with pytest.raises(ValueError, match=pattern):
+        _build(random_teacher=False, teacher_ckpt=str(path))
+
+
+def test_config_errors_name_the_key():
+    with pytest.raises(ValueError, match=r"model.recorders.s_feat: no module named "
+                                         r"'decode_head.conv_sg'.*decode_head.conv_seg"):
+        _build(recorders=dict(RECORDERS, s_feat=dict(source='student',
+                                                      module='decode_head.conv_sg')))
+    with pytest.raises(ValueError, match='num_classes=5.*num_classes=4'):
+        _build(teacher=_segmentor(32, num_classes=5))
+    with pytest.raises(ValueError, match=r"model.distill_losses.loss_kd.inputs names \['x'\]"):
+        _build(distill_losses=dict(loss_kd=dict(KD['loss_kd'], inputs=dict(preds_S='x',
+                                                                          preds_T='t_logits'))))
+
+
+def test_extract_student(tmp_path):
+    from mcl_mm.models.export import extract_submodel
+    model = _build()
+    ckpt = dict(meta=dict(dataset_meta=dict(classes=('a',)), cfg='x'),
+                state_dict=model.state_dict(), optimizer={})
+    out = extract_submodel(ckpt, 'student.')
+    assert set(out['state_dict']) == set(model.student.state_dict())
+    assert out['meta']['dataset_meta'] == dict(classes=('a',)) and 'optimizer' not in out
+    with pytest.raises(KeyError, match="no weights under 'teacher.'"):
+        extract_submodel(ckpt, 'teacher.')
+
+
+@pytest.mark.slow
+def test_cirkd_train_test_export_on_synthetic_cityscapes(synthetic_data, tmp_path):
+    data = synthetic_data('cityscapes')
+    roots = [f'{s}_dataloader.dataset.data_root={data}' for s in ('train', 'val', 'test')]
+    short = ['train_cfg.max_iters=4', 'train_cfg.val_interval=4',
+             'default_hooks.checkpoint.interval=4', 'train_dataloader.batch_size=2']
+    teacher_cfg = 'configs/baselines/deeplabv3_r18_synthetic-cityscapes.py'
+    run_tool('tools/train.py', teacher_cfg, '--work-dir', str(tmp_path / 't'),
+             '--cfg-options', *roots, *short)
+    cfg = 'configs/cirkd/deeplabv3_r18_to_r18-w32_synthetic-cityscapes.py'
+    work = tmp_path / 'cirkd'
+    log = run_tool('tools/train.py', cfg, '--work-dir', str(work), '--cfg-options', *roots,
+                   *short, f'model.teacher_ckpt={tmp_path}/t/iter_4.pth',
+                   'default_hooks.logger.interval=1')
+    for name in ('loss_kd', 'loss_cirkd_batch', 'loss_cirkd_mem_pixel', 'loss_cirkd_mem_region',
+                 'decode.loss_ce'):
+        assert re.search(rf'{name}: \d', log), name
+    ckpt = work / 'iter_4.pth'
+    state = torch.load(ckpt)['state_dict']
+    assert not [k for k in state if k.startswith('teacher.')]
+    assert any('pixel_queue' in k for k in state)
+    test_opts = ['--cfg-options', roots[2], f'model.teacher_ckpt={tmp_path}/t/iter_4.pth']
+    log = run_tool('tools/test.py', cfg, str(ckpt), '--work-dir', str(tmp_path / 'test'),
+                   *test_opts)
+    miou = re.findall(r'mIoU: (\d+\.\d+)', log)[-1]
+    run_tool('tools/model_converters/distiller_to_student.py', str(ckpt),
+             str(tmp_path / 'student.pth'))
+    log = run_tool('tools/test.py', 'configs/baselines/deeplabv3_r18-w32_synthetic-cityscapes.py',
+                   str(tmp_path / 'student.pth'), '--work-dir', str(tmp_path / 'test_student'),
+                   '--cfg-options', roots[2])
+    assert re.findall(r'mIoU: (\d+\.\d+)', log)[-1] == miou

@@ -1,0 +1,287 @@
+"""Time and peak memory of the CIRKD losses (forward + backward), optionally against the
+authors' implementation.
+
+    python tools/benchmark_cirkd.py [--repeats 3] [--shapes cityscapes small]
+        [--items stack pixel_kd cross_image memory] [--reference REPO_DIR]
+
+Shapes: ``cityscapes`` is DeepLabV3-R18 student / R101 teacher at 512x1024 crops
+(B=2, student 128 channels, teacher 256 channels, 64x128 features, 19 classes, labels
+512x1024, memory sizes 20000 / 2000, 4096 / 1024 negatives); ``small`` is the same at
+32x64. Items: ``stack`` (the three losses with the CIRKD weights 1, 1, 0.1, 0.1, one
+backward), and each loss alone.
+
+Every (shape, item, implementation) runs in a fresh subprocess, so peaks do not mix: the
+peak memory is the increase of peak RSS (``ru_maxrss``) over the state after set-up (inputs
+and modules built) on CPU, and of ``torch.cuda.max_memory_allocated`` on CUDA. Times are
+the median of ``--repeats`` forward + backward passes.
+
+``--reference REPO_DIR``: a folder holding the authors' ``losses/`` package, e.g.
+
+    mkdir -p /tmp/cirkd_ref
+    git -C <CIRKD mirror> archive segv0.1 losses | tar -x -C /tmp/cirkd_ref
+
+Its ``kd.py``, ``cirkd_mini_batch.py`` and ``cirkd_memory.py`` are run at the same shapes on
+the same inputs. On CPU they are patched minimally: ``Tensor.cuda`` is a no-op,
+``nn.SyncBatchNorm`` is ``nn.BatchNorm2d`` and the (non-distributed) all-gather is the
+identity. The memory module gets the same queues and projection head as ours, and its
+``torch.randperm`` draws from a copy of our module's generator; ours then runs with
+``sample_within_class=False`` (the reference's pixel sampling), so all values must agree.
+"""
+import argparse
+import gc
+import importlib.util
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+SHAPES = dict(
+    cityscapes=dict(B=2, Cs=128, Ct=256, h=64, w=128, K=19, stride=8),
+    small=dict(B=2, Cs=128, Ct=256, h=32, w=64, K=19, stride=8))
+ITEMS = ('stack', 'pixel_kd', 'cross_image', 'memory')
+WEIGHTS = dict(pixel_kd=1.0, cross_image=1.0, memory_pixel=0.1, memory_region=0.1)
+MEMORY = dict(pixel_memory_size=20000, region_memory_size=2000, pixel_contrast_size=4096,
+              region_contrast_size=1024)
+# the warm-up pass (first-use costs: code pages, thread pools) before the measurements
+WARMUP_SHAPE = dict(B=2, Cs=128, Ct=256, h=8, w=8, K=19, stride=8)
+WARMUP_MEMORY = dict(pixel_memory_size=64, region_memory_size=16, pixel_contrast_size=64,
+                     region_contrast_size=32)
+
+
+def make_inputs(shape, device):
+    import torch
+    g = torch.Generator().manual_seed(0)
+    B, K, h, w, s = shape['B'], shape['K'], shape['h'], shape['w'], shape['stride']
+    preds_S = torch.randn(B, K, h, w, generator=g)
+    preds_T = torch.randn(B, K, h, w, generator=g)
+    feat_S = torch.randn(B, shape['Cs'], h, w, generator=g)
+    feat_T = torch.randn(B, shape['Ct'], h, w, generator=g)
+    labels = torch.randint(0, K, (B, h * s, w * s), generator=g)
+    labels[torch.rand(labels.shape, generator=g) < 0.1] = 255
+    out = dict(preds_S=preds_S, preds_T=preds_T, feat_S=feat_S, feat_T=feat_T, labels=labels)
+    out = {k: v.to(device) for k, v in out.items()}
+    out['preds_S'].requires_grad_(True)
+    out['feat_S'].requires_grad_(True)
+    return out
+
+
+def build_ours(item, shape, memory, device, reference_sampling):
+    import torch
+
+    from mcl_mm.models.losses import CIRKDMemoryLoss, CrossImagePixelLoss, PixelKDLoss
+    losses = {}
+    if item in ('stack', 'pixel_kd'):
+        losses['pixel_kd'] = PixelKDLoss(temperature=1.0)
+    if item in ('stack', 'cross_image'):
+        losses['cross_image'] = CrossImagePixelLoss(temperature=0.1)
+    if item in ('stack', 'memory'):
+        torch.manual_seed(0)  # the projection head's initialisation
+        losses['memory'] = CIRKDMemoryLoss(
+            shape['K'], shape['Cs'], shape['Ct'], **memory, contrast_temperature=0.1,
+            sample_within_class=not reference_sampling, pixel_weight=1.0,
+            region_weight=1.0).to(device)
+
+    def run(x):
+        values = {}
+        if 'pixel_kd' in losses:
+            values['pixel_kd'] = losses['pixel_kd'](x['preds_S'], x['preds_T'])
+        if 'cross_image' in losses:
+            values['cross_image'] = losses['cross_image'](x['feat_S'], x['feat_T'])
+        if 'memory' in losses:
+            out = losses['memory'](x['feat_S'], x['feat_T'], x['labels'])
+            values['memory_pixel'], values['memory_region'] = out['pixel'], out['region']
+        return values
+
+    return run
+
+
+def _load(path, name):
+    spec = importlib.util.spec_from_file_location(f'cirkd_reference_{name}', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_RANDPERM_GENERATOR = []
+
+
+def _patch_reference_runtime(device):
+    """CPU shims for the reference (once per process): ``Tensor.cuda`` is a no-op and
+    ``nn.SyncBatchNorm`` is ``nn.BatchNorm2d``; ``torch.randperm`` draws from the generator
+    last put in ``_RANDPERM_GENERATOR``."""
+    import torch
+    from torch import nn
+    if _RANDPERM_GENERATOR:
+        return
+    _RANDPERM_GENERATOR.append(None)
+    if device == 'cpu':
+        torch.Tensor.cuda = lambda self, *args, **kwargs: self
+        nn.SyncBatchNorm = nn.BatchNorm2d
+    randperm = torch.randperm
+    torch.randperm = lambda n, *args, **kwargs: randperm(n, generator=_RANDPERM_GENERATOR[-1])
+
+
+def build_reference(item, shape, memory, device, repo_dir):
+    import torch
+    _patch_reference_runtime(device)
+    losses_dir = os.path.join(repo_dir, 'losses')
+    losses = {}
+    if item in ('stack', 'pixel_kd'):
+        losses['pixel_kd'] = _load(os.path.join(losses_dir, 'kd.py'), 'kd').CriterionKD(1.0)
+    if item in ('stack', 'cross_image'):
+        mb = _load(os.path.join(losses_dir, 'cirkd_mini_batch.py'), 'mini_batch')
+        losses['cross_image'] = mb.CriterionMiniBatchCrossImagePair(0.1)
+    if item in ('stack', 'memory'):
+        from mcl_mm.models.losses import CIRKDMemoryLoss
+        mem = _load(os.path.join(losses_dir, 'cirkd_memory.py'), 'memory')
+        K = shape['K']
+        # built with 1-slot queues, then given our module's queues (no copy), head and
+        # generator, so both start from the same state
+        ref = mem.StudentSegContrast(
+            K, 1, 1, memory['region_contrast_size'] // K + 1,
+            memory['pixel_contrast_size'] // K + 1, 1.0, 0.1, shape['Cs'], shape['Ct'], 255)
+        torch.manual_seed(0)  # the projection head's initialisation, as in build_ours
+        ours = CIRKDMemoryLoss(K, shape['Cs'], shape['Ct'], **memory)
+        ref.project_head.load_state_dict(ours.project_head.state_dict())
+        ref.teacher_pixel_queue = ours.pixel_queue
+        ref.teacher_segment_queue = ours.region_queue
+        ref.pixel_memory_size = memory['pixel_memory_size']
+        ref.region_memory_size = memory['region_memory_size']
+        if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
+            ref.concat_all_gather = lambda tensor: tensor
+        generator = torch.Generator()
+        generator.set_state(ours.generator.get_state())
+        _RANDPERM_GENERATOR.append(generator)
+        del ours
+        losses['memory'] = ref.to(device)
+
+    def run(x):
+        values = {}
+        if 'pixel_kd' in losses:
+            values['pixel_kd'] = losses['pixel_kd'](x['preds_S'], x['preds_T'])
+        if 'cross_image' in losses:
+            values['cross_image'] = losses['cross_image'](x['feat_S'], x['feat_T'])
+        if 'memory' in losses:
+            predict = x['preds_S'].detach().argmax(1)
+            values['memory_pixel'], values['memory_region'] = losses['memory'](
+                x['feat_S'], x['feat_T'], x['labels'], predict)
+        return values
+
+    return run
+
+
+def worker(spec):
+    """Runs one (shape, item, implementation) and prints a JSON line."""
+    import torch
+    if spec.get('threads'):
+        torch.set_num_threads(spec['threads'])
+    device = spec['device']
+
+    def build(shape, memory):
+        if spec['impl'] == 'ours':
+            return build_ours(spec['item'], shape, memory, device, spec['reference_sampling'])
+        return build_reference(spec['item'], shape, memory, device, spec['reference'])
+
+    # warm-up at a tiny shape, so that first-use costs stay out of the peak
+    x = make_inputs(WARMUP_SHAPE, device)
+    sum(WEIGHTS[k] * v for k, v in build(WARMUP_SHAPE, WARMUP_MEMORY)(x).items()).backward()
+    x = make_inputs(SHAPES[spec['shape']], device)
+    run = build(SHAPES[spec['shape']], MEMORY)
+    cuda = device.startswith('cuda')
+    gc.collect()
+    if cuda:
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        base = torch.cuda.memory_allocated()
+    else:
+        base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    times, first = [], None
+    for _ in range(spec['repeats']):
+        x['preds_S'].grad = x['feat_S'].grad = None
+        if cuda:
+            torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        values = run(x)
+        total = sum(WEIGHTS[k] * v for k, v in values.items())
+        total.backward()
+        if cuda:
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - t0)
+        if first is None:
+            first = {k: v.item() for k, v in values.items()}
+        del values, total
+    if cuda:
+        peak = torch.cuda.max_memory_allocated() - base
+    else:
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - base
+    print(json.dumps(dict(times=times, peak=peak, values=first)))
+
+
+def run_worker(spec):
+    proc = subprocess.run([sys.executable, __file__, '--worker', json.dumps(spec)],
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f'worker {spec} failed:\n{proc.stdout}\n{proc.stderr[-4000:]}')
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--repeats', type=int, default=3)
+    parser.add_argument('--shapes', nargs='+', choices=list(SHAPES), default=list(SHAPES))
+    parser.add_argument('--items', nargs='+', choices=ITEMS, default=list(ITEMS))
+    parser.add_argument('--reference', metavar='REPO_DIR',
+                        help="folder with the authors' losses/ package")
+    parser.add_argument('--device', default=None, help='cpu or cuda (default: cuda if any)')
+    parser.add_argument('--threads', type=int, default=None, help='torch CPU threads')
+    parser.add_argument('--worker', help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        return worker(json.loads(args.worker))
+
+    import torch
+    device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
+    impls = ['ours'] + (['reference'] if args.reference else [])
+    print(f'device {device}, torch {torch.__version__}, threads '
+          f'{args.threads or torch.get_num_threads()}, {args.repeats} repeats, load average '
+          f'{os.getloadavg()[0]:.2f}; time: median seconds of forward + backward; memory: '
+          'peak increase in MiB' + ('' if device == 'cpu' else ' (CUDA allocated)'))
+    if args.reference:
+        print('ours runs with sample_within_class=False (the reference pixel sampling), so '
+              'values can agree')
+    header = f'{"shape":<11}{"item":<12}{"impl":<10}{"time":>9}{"memory":>10}  values'
+    print(header)
+    print('-' * len(header))
+    all_ok = True
+    for shape in args.shapes:
+        for item in args.items:
+            results = {}
+            for impl in impls:
+                spec = dict(impl=impl, item=item, shape=shape, device=device,
+                            repeats=args.repeats, threads=args.threads,
+                            reference=args.reference,
+                            reference_sampling=bool(args.reference))
+                res = results[impl] = run_worker(spec)
+                values = ' '.join(f'{k}={v:.7g}' for k, v in res['values'].items())
+                print(f'{shape:<11}{item:<12}{impl:<10}{statistics.median(res["times"]):9.3f}'
+                      f'{res["peak"] / 2**20:10.1f}  {values}', flush=True)
+            if 'reference' in results:
+                ours, ref = results['ours'], results['reference']
+                diffs = {k: abs(ours['values'][k] - v) / max(1.0, abs(v))
+                         for k, v in ref['values'].items()}
+                ok = max(diffs.values()) <= 1e-5
+                all_ok &= ok
+                t_ratio = statistics.median(ours['times']) / statistics.median(ref['times'])
+                m_ratio = ours['peak'] / max(ref['peak'], 1)
+                print(f'{"":<11}{item:<12}{"ours/ref":<10}{t_ratio:9.3f}{m_ratio:10.3f}  '
+                      f'max rel. value diff {max(diffs.values()):.1e} '
+                      f'{"OK" if ok else "MISMATCH"}', flush=True)
+    if args.reference and not all_ok:
+        sys.exit('values differ from the reference')
+
+
+if __name__ == '__main__':
+    main()
