@@ -1,0 +1,24 @@
+# CIRKD's recorders and losses (Yang et al., CVPR 2022, reference tag segv0.1), as variables
+# that a config puts into its mcl_mm.SegDistiller (``recorders={{_base_.cirkd_recorders}}``):
+# the head feature and logits (input and output of decode_head.conv_seg) of teacher and
+# student, and the four losses at the Cityscapes weights (KD 1, mini-batch 1, memory 0.1 and
+# 0.1). A config sets the memory loss's num_classes / student_channels / teacher_channels.
+custom_imports = dict(imports=['mcl_mm'], allow_failed_imports=False)
+cirkd_recorders = dict(
+    # input of conv_seg: the post-dropout head feature; output: the 1/8-resolution logits
+    s_feat=dict(source='student', module='decode_head.conv_seg', io='input'),
+    s_logits=dict(source='student', module='decode_head.conv_seg', io='output'),
+    t_feat=dict(source='teacher', module='decode_head.conv_seg', io='input'),
+    t_logits=dict(source='teacher', module='decode_head.conv_seg', io='output'))
+cirkd_losses = dict(
+    loss_kd=dict(
+        type='mcl_mm.PixelKDLoss', temperature=1.0, loss_weight=1.0,
+        inputs=dict(preds_S='s_logits', preds_T='t_logits')),
+    loss_cirkd_batch=dict(
+        type='mcl_mm.CrossImagePixelLoss', temperature=0.1, loss_weight=1.0,
+        inputs=dict(feat_S='s_feat', feat_T='t_feat')),
+    loss_cirkd_mem=dict(
+        type='mcl_mm.CIRKDMemoryLoss', pixel_memory_size=20000, region_memory_size=2000,
+        pixel_contrast_size=4096, region_contrast_size=1024, contrast_temperature=0.1,
+        norm_cfg=dict(type='SyncBN', requires_grad=True), pixel_weight=0.1, region_weight=0.1,
+        inputs=dict(feat_S='s_feat', feat_T='t_feat', gt_sem_seg='gt_sem_seg')))
