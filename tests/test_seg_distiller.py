@@ -1,9 +1,10 @@
 """mcl_mm.SegDistiller: frozen teacher, recorders, distillation losses, export."""
+import json
 import re
 
 import pytest
 import torch
-from conftest import run_tool
+from conftest import REPO, run_tool
 from mmengine.registry import MODELS, DefaultScope
 from mmengine.structures import PixelData
 from mmseg.structures import SegDataSample
@@ -102,7 +103,7 @@ def test_weight_scale_ramps_and_stops_distillation():
     model.distill_weight_scale = 0.5
     assert torch.allclose(model(**batch, mode='loss')['loss_kd'], full * 0.5)
     model.distill_weight_scale = 0.
-    assert float(model(**batch, mode='loss').get('loss_kd', 0.)) == 0.
+    assert float(model(**batch, mode='loss')['loss_kd']) == 0.  # logged as 0, not stale
     assert len(calls) == 2  # no teacher pass once distillation is off
 
 
@@ -150,20 +151,29 @@ def test_extract_student(tmp_path):
         extract_submodel(ckpt, 'teacher.')
 
 
-@pytest.mark.slow
-def test_cirkd_train_test_export_on_synthetic_cityscapes(synthetic_data, tmp_path):
+CIRKD_CFG = 'configs/cirkd/deeplabv3_r18_to_r18-w32_synthetic-cityscapes.py'
+SHORT = ['train_cfg.max_iters=4', 'train_cfg.val_interval=4',
+         'default_hooks.checkpoint.interval=4', 'train_dataloader.batch_size=2',
+         'default_hooks.logger.interval=1']
+
+
+@pytest.fixture(scope='module')
+def synthetic_teacher(synthetic_data, tmp_path_factory):
+    """(data roots cfg-options, teacher checkpoint): the demo's teacher trained 4 iterations."""
     data = synthetic_data('cityscapes')
     roots = [f'{s}_dataloader.dataset.data_root={data}' for s in ('train', 'val', 'test')]
-    short = ['train_cfg.max_iters=4', 'train_cfg.val_interval=4',
-             'default_hooks.checkpoint.interval=4', 'train_dataloader.batch_size=2']
-    teacher_cfg = 'configs/baselines/deeplabv3_r18_synthetic-cityscapes.py'
-    run_tool('tools/train.py', teacher_cfg, '--work-dir', str(tmp_path / 't'),
-             '--cfg-options', *roots, *short)
-    cfg = 'configs/cirkd/deeplabv3_r18_to_r18-w32_synthetic-cityscapes.py'
+    work = tmp_path_factory.mktemp('teacher')
+    run_tool('tools/train.py', 'configs/baselines/deeplabv3_r18_synthetic-cityscapes.py',
+             '--work-dir', str(work), '--cfg-options', *roots, *SHORT)
+    return roots, work / 'iter_4.pth'
+
+
+@pytest.mark.slow
+def test_cirkd_train_test_export_on_synthetic_cityscapes(synthetic_teacher, tmp_path):
+    roots, teacher = synthetic_teacher
     work = tmp_path / 'cirkd'
-    log = run_tool('tools/train.py', cfg, '--work-dir', str(work), '--cfg-options', *roots,
-                   *short, f'model.teacher_ckpt={tmp_path}/t/iter_4.pth',
-                   'default_hooks.logger.interval=1')
+    log = run_tool('tools/train.py', CIRKD_CFG, '--work-dir', str(work), '--cfg-options', *roots,
+                   *SHORT, f'model.teacher_ckpt={teacher}')
     for name in ('loss_kd', 'loss_cirkd_batch', 'loss_cirkd_mem_pixel', 'loss_cirkd_mem_region',
                  'decode.loss_ce'):
         assert re.search(rf'{name}: \d', log), name
@@ -171,8 +181,8 @@ def test_cirkd_train_test_export_on_synthetic_cityscapes(synthetic_data, tmp_pat
     state = torch.load(ckpt)['state_dict']
     assert not [k for k in state if k.startswith('teacher.')]
     assert any('pixel_queue' in k for k in state)
-    test_opts = ['--cfg-options', roots[2], f'model.teacher_ckpt={tmp_path}/t/iter_4.pth']
-    log = run_tool('tools/test.py', cfg, str(ckpt), '--work-dir', str(tmp_path / 'test'),
+    test_opts = ['--cfg-options', roots[2], f'model.teacher_ckpt={teacher}']
+    log = run_tool('tools/test.py', CIRKD_CFG, str(ckpt), '--work-dir', str(tmp_path / 'test'),
                    *test_opts)
     miou = re.findall(r'mIoU: (\d+\.\d+)', log)[-1]
     run_tool('tools/model_converters/distiller_to_student.py', str(ckpt),
@@ -181,3 +191,23 @@ def test_cirkd_train_test_export_on_synthetic_cityscapes(synthetic_data, tmp_pat
                    str(tmp_path / 'student.pth'), '--work-dir', str(tmp_path / 'test_student'),
                    '--cfg-options', roots[2])
     assert re.findall(r'mIoU: (\d+\.\d+)', log)[-1] == miou
+
+
+@pytest.mark.slow
+def test_cirkd_two_gloo_processes_with_weight_hook(synthetic_teacher, tmp_path):
+    """dist_train.sh runs the distiller on two CPU processes; the hook stops distillation."""
+    roots, teacher = synthetic_teacher
+    cfg = tmp_path / 'cirkd_hook.py'
+    cfg.write_text(f"_base_ = ['{REPO / CIRKD_CFG}']\n"
+                   "custom_hooks = [dict(type='mcl_mm.DistillLossWeightHook', stop_iter=2)]\n")
+    work = tmp_path / 'dist'
+    log = run_tool('tools/dist_train.sh', str(cfg), '2', '--work-dir', str(work),
+                   '--cfg-options', *roots, *SHORT, f'model.teacher_ckpt={teacher}',
+                   'log_processor.window_size=1', env=dict(PORT='29541'))
+    assert 'rank 1 of 2' in log and (work / 'iter_4.pth').exists()
+    scalars = [json.loads(line) for f in work.glob('*/vis_data/scalars.json')
+               for line in f.read_text().splitlines()]
+    train = {s['iter']: s for s in scalars if 'loss_kd' in s}
+    assert train[1]['distill_weight_scale'] == 1 and train[1]['loss_kd'] > 0
+    assert train[3]['distill_weight_scale'] == 0 and train[3]['loss_kd'] == 0
+    assert train[4]['loss_cirkd_mem_pixel'] == 0 and train[4]['loss_cirkd_batch'] == 0

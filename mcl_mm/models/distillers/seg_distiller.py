@@ -156,6 +156,7 @@ class SegDistiller(BaseModel):
             self.distill_losses[key] = MODELS.build(cfg)
             self.loss_inputs[key] = inputs
         self.distill_weight_scale = 1.0
+        self._log_keys: Dict[str, List[str]] = {}  # loss key -> the names it logs under
 
     def _check_num_classes(self) -> None:
         t_head = getattr(self.teacher, 'decode_head', None)
@@ -200,12 +201,13 @@ class SegDistiller(BaseModel):
         losses = dict(self.student(inputs, data_samples, mode='loss'))
         scale = float(self.distill_weight_scale)
         if scale == 0:
-            # distillation switched off: no teacher pass; keep the losses' own parameters
-            # (projection heads) in the graph with zero gradient, as DDP expects
+            # distillation switched off: no teacher pass. Every distillation loss is logged as
+            # 0 (not left at its last value), and the losses' own parameters (projection
+            # heads) stay in the graph with zero gradient, as DDP expects.
             for key, module in self.distill_losses.items():
                 params = list(module.parameters())
-                if params:
-                    losses[key] = sum(p.sum() for p in params) * 0.
+                zero = sum(p.sum() for p in params) * 0. if params else inputs.new_zeros(())
+                losses.update({name: zero for name in self._log_keys.get(key, [key])})
             self._clear()
             return losses
         with torch.no_grad():
@@ -220,10 +222,12 @@ class SegDistiller(BaseModel):
                                'used by the forward of their model')
         for key, module in self.distill_losses.items():
             out = module(**{arg: records[src] for arg, src in self.loss_inputs[key].items()})
-            if isinstance(out, dict):
-                losses.update({f'{key}_{name}': value * scale for name, value in out.items()})
-            else:
-                losses[key] = out * scale
+            if not isinstance(out, dict):
+                out = {None: out}
+            named = {key if name is None else f'{key}_{name}': value * scale
+                     for name, value in out.items()}
+            self._log_keys[key] = list(named)
+            losses.update(named)
         self._clear()
         return losses
 

@@ -455,11 +455,12 @@ class CIRKDMemoryLoss(nn.Module):
         return queue.div_(queue.norm(dim=2, keepdim=True).clamp_min_(1e-12))
 
     # the generator's state travels with the state dict
-    def get_extra_state(self) -> dict:
-        return dict(generator_state=self.generator.get_state())
+    def get_extra_state(self) -> Tensor:
+        # a plain tensor: mmengine broadcasts every state_dict entry across ranks at start
+        return self.generator.get_state()
 
-    def set_extra_state(self, state: dict) -> None:
-        self.generator.set_state(state['generator_state'].cpu())
+    def set_extra_state(self, state: Tensor) -> None:
+        self.generator.set_state(state.cpu())
 
     def _check_inputs(self, feat_S: Tensor, feat_T: Tensor, gt_sem_seg: Tensor) -> Tensor:
         for arg, feat, name, expected in (('feat_S', feat_S, 'student_channels',
