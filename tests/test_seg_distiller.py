@@ -211,3 +211,12 @@ def test_cirkd_two_gloo_processes_with_weight_hook(synthetic_teacher, tmp_path):
     assert train[1]['distill_weight_scale'] == 1 and train[1]['loss_kd'] > 0
     assert train[3]['distill_weight_scale'] == 0 and train[3]['loss_kd'] == 0
     assert train[4]['loss_cirkd_mem_pixel'] == 0 and train[4]['loss_cirkd_batch'] == 0
+
+
+@pytest.mark.slow
+def test_iteration_benchmark_runs():
+    out = run_tool('tools/benchmark_cirkd_iteration.py', CIRKD_CFG, '--repeats', '1',
+                   '--size', '64', '128')
+    for name in ('teacher forward', 'student forward+backward', 'distillation losses',
+                 'whole iteration'):
+        assert re.search(rf'{re.escape(name)}\s+\d+\.\d+ s', out), name
