@@ -3,6 +3,7 @@ import re
 from pathlib import Path
 
 import pytest
+import torch
 from conftest import REPO
 from mmengine.config import Config
 
@@ -34,3 +35,24 @@ def test_config_loads_and_names_no_download(path: Path):
         if not ckpt.startswith('work_dirs/'):
             assert 'download' in comments and Path(ckpt).name in comments, \
                 f'{path.name}: no comment says where {ckpt} comes from'
+
+
+DISTILLERS = [p for p in CONFIGS if "mcl_mm.SegDistiller" in p.read_text()
+              or 'cirkd_40k.py' in p.read_text() or 'cirkd_r101-teacher' in p.read_text()]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('path', DISTILLERS, ids=lambda p: p.name)
+def test_distiller_config_builds_and_runs_a_step(path: Path):
+    """Recorders, channel counts and losses of every distiller config fit its models (random
+    teacher, no ImageNet weights, a 2 x 64 x 64 batch)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        'bench', REPO / 'tools' / 'benchmark_cirkd_iteration.py')
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    model = bench.build(str(path))
+    inputs, samples = bench.batch(model, 2, 64, 64)
+    losses = model(inputs, samples, mode='loss')
+    for key in ('loss_kd', 'loss_cirkd_batch', 'loss_cirkd_mem_pixel', 'loss_cirkd_mem_region'):
+        assert torch.isfinite(losses[key]), key
