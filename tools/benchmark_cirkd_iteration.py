@@ -1,14 +1,16 @@
 """Time one CIRKD training iteration, split into teacher forward, student forward + backward,
-and the distillation losses (forward + backward).
+and the distillation losses (forward + backward down to the recorded student tensors).
 
     python tools/benchmark_cirkd_iteration.py CONFIG [--size H W] [--batch B] [--repeats N]
 
 CONFIG is a distiller config (e.g. configs/cirkd/deeplabv3_r101_to_r18_cityscapes.py, whose
 default input is its 512x1024 crop). The teacher is random (no checkpoint is needed) and the
-student is not initialised from ImageNet: the timings do not depend on the weights. The
-losses' share is the full step (student + teacher + losses, one backward) minus the teacher
-forward and the student-only step; medians of ``--repeats`` after one warm-up. The peak
-memory of the loss stack alone is measured by ``tools/benchmark_cirkd.py``.
+student is not initialised from ImageNet: the timings do not depend on the weights. One
+step runs as the distiller's does, each part timed on its own: the student forward, the
+teacher forward, the distillation losses forward and their gradient down to the recorded
+student tensors (``torch.autograd.grad``), then the student backward of its own losses plus
+that gradient. Medians of ``--repeats`` after one warm-up. The peak memory of the loss stack
+alone is measured by ``tools/benchmark_cirkd.py``.
 """
 import argparse
 import statistics
@@ -44,14 +46,26 @@ def batch(model, b: int, h: int, w: int):
     return inputs, samples
 
 
-def timed(fn, repeats: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+def step(model, inputs, samples):
+    """One distiller training step; returns (teacher, student, losses) seconds."""
+    model.zero_grad()
+    t0 = time.perf_counter()
+    s_losses = model.student(inputs, samples, mode='loss')
+    s_total = sum(v for k, v in s_losses.items() if 'loss' in k)
+    t1 = time.perf_counter()
+    with torch.no_grad():
+        model.teacher(inputs, samples, mode='tensor')
+    t2 = time.perf_counter()
+    records = model.recorded(samples)
+    d_total = sum(model.distillation_losses(records).values())
+    feats = [v for v in records.values() if v.requires_grad]
+    params = [p for p in model.distill_losses.parameters() if p.requires_grad]
+    grads = torch.autograd.grad(d_total, feats + params, retain_graph=True)
+    t3 = time.perf_counter()
+    torch.autograd.backward([s_total, *feats], [None, *grads[:len(feats)]])
+    t4 = time.perf_counter()
+    model._clear()
+    return t2 - t1, (t1 - t0) + (t4 - t3), t3 - t2
 
 
 def main():
@@ -65,22 +79,10 @@ def main():
     h, w = args.size or model.data_preprocessor.size
     inputs, samples = batch(model, args.batch, h, w)
 
-    def teacher():
-        with torch.no_grad():
-            model.teacher(inputs, samples, mode='tensor')
-
-    def student():
-        model.zero_grad()
-        losses = model.student(inputs, samples, mode='loss')
-        sum(v for k, v in losses.items() if 'loss' in k).backward()
-
-    def full():
-        model.zero_grad()
-        losses = model(inputs, samples, mode='loss')
-        sum(v for k, v in losses.items() if 'loss' in k).backward()
-
-    t_teacher, t_student, t_full = (timed(f, args.repeats) for f in (teacher, student, full))
-    t_losses = t_full - t_teacher - t_student
+    step(model, inputs, samples)  # warm-up
+    runs = [step(model, inputs, samples) for _ in range(args.repeats)]
+    t_teacher, t_student, t_losses = (statistics.median(r[i] for r in runs) for i in range(3))
+    t_full = t_teacher + t_student + t_losses
     print(f'{args.config}: batch {args.batch} x {h}x{w}, {torch.get_num_threads()} threads, '
           f'median of {args.repeats}')
     for name, value in (('teacher forward', t_teacher), ('student forward+backward', t_student),

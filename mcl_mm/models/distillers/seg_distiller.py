@@ -212,14 +212,25 @@ class SegDistiller(BaseModel):
             return losses
         with torch.no_grad():
             self.teacher(inputs, data_samples, mode='tensor')
+        losses.update(self.distillation_losses(self.recorded(data_samples), scale))
+        self._clear()
+        return losses
+
+    def recorded(self, data_samples: List) -> Dict[str, torch.Tensor]:
+        """What the recorders saw in the last student and teacher passes, plus the labels."""
         records = {name: rec.data for name, rec in self.recorders.items()}
-        if any(GT_SEM_SEG in inputs_ for inputs_ in self.loss_inputs.values()):
-            records[GT_SEM_SEG] = torch.stack(
-                [s.gt_sem_seg.data for s in data_samples]).squeeze(1).long()
         missing = sorted(n for n, v in records.items() if v is None)
         if missing:
             raise RuntimeError(f'recorders {missing} saw no forward pass: their modules are not '
                                'used by the forward of their model')
+        if any(GT_SEM_SEG in inputs_ for inputs_ in self.loss_inputs.values()):
+            records[GT_SEM_SEG] = torch.stack(
+                [s.gt_sem_seg.data for s in data_samples]).squeeze(1).long()
+        return records
+
+    def distillation_losses(self, records: Dict[str, torch.Tensor], scale: float = 1.) -> dict:
+        """Each distillation loss on the recorded tensors, under its log name, times ``scale``."""
+        losses = {}
         for key, module in self.distill_losses.items():
             out = module(**{arg: records[src] for arg, src in self.loss_inputs[key].items()})
             if not isinstance(out, dict):
@@ -228,7 +239,6 @@ class SegDistiller(BaseModel):
                      for name, value in out.items()}
             self._log_keys[key] = list(named)
             losses.update(named)
-        self._clear()
         return losses
 
     def _clear(self) -> None:
