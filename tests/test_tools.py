@@ -226,3 +226,20 @@ def test_mcl_mm_component_trains_through_tools(synthetic_data, tmp_path):
     assert re.search(r'mIoU: \d+\.\d+', log)
     keys = torch.load(_last_checkpoint(work))['state_dict']
     assert any(k.startswith('members.1.backbone.') for k in keys)
+
+
+@pytest.mark.slow
+def test_camvid_config_trains_on_the_camvid_layout(synthetic_data, tmp_path):
+    """configs/_base_/datasets/camvid.py + mcl_mm.CamVidDataset through the tools."""
+    data = synthetic_data('camvid')
+    opts = ['--cfg-options', *[f'{s}_dataloader.dataset.data_root={data}'
+                               for s in ('train', 'val', 'test')],
+            'model.pretrained=None', 'train_cfg.max_iters=2', 'train_cfg.val_interval=2',
+            'default_hooks.checkpoint.interval=2', 'train_dataloader.num_workers=0',
+            'train_dataloader.persistent_workers=False', 'val_dataloader.num_workers=0',
+            'val_dataloader.persistent_workers=False']
+    work = tmp_path / 'camvid'
+    log = run_tool('tools/train.py', 'configs/cirkd/deeplabv3_r18_40k_camvid.py', '--work-dir',
+                   str(work), *opts)
+    assert re.search(r'mIoU: \d+\.\d+', log) and 'Bicyclist' in log  # the 11 CamVid classes
+    assert (work / 'iter_2.pth').exists()
