@@ -4,9 +4,8 @@
 # Files that must be in place (no download happens at run time):
 # - teacher: trained first with configs/cirkd/deeplabv3_r101_40k_camvid.py (mmseg has no
 #   CamVid model to download), which writes work_dirs/deeplabv3_r101_40k_camvid/iter_40000.pth
-# - student ImageNet initialisation: download from
-#   https://download.openmmlab.com/pretrain/third_party/resnet18_v1c-b5776b93.pth
-#   to checkpoints/resnet18_v1c-b5776b93.pth
+# - student ImageNet initialisation: see ./deeplabv3_r18_40k_camvid.py
+#   (checkpoints/resnet18_v1c-b5776b93.pth)
 # - CamVid in data/CamVid (see configs/_base_/datasets/camvid.py).
 _base_ = ['../_base_/datasets/camvid.py', './_base_/cirkd_40k.py']
 model = dict(

@@ -6,23 +6,18 @@
 # - teacher: mmseg's model-zoo DeepLabV3-R101-D8 512x512 40k VOC aug (mIoU 77.92), download from
 #   https://download.openmmlab.com/mmsegmentation/v0.5/deeplabv3/deeplabv3_r101-d8_512x512_40k_voc12aug/deeplabv3_r101-d8_512x512_40k_voc12aug_20200613_161432-0017d784.pth
 #   to checkpoints/deeplabv3_r101-d8_512x512_40k_voc12aug_20200613_161432-0017d784.pth
-# - student ImageNet initialisation: download from
-#   https://download.openmmlab.com/pretrain/third_party/resnet18_v1c-b5776b93.pth
-#   to checkpoints/resnet18_v1c-b5776b93.pth
+# - student ImageNet initialisation: see ./deeplabv3_r18_40k_voc12aug.py
+#   (checkpoints/resnet18_v1c-b5776b93.pth)
 # - VOC 2012 + SBD aug in data/VOCdevkit/VOC2012 (mmseg's layout, SegmentationClassAug).
 _base_ = ['mmseg::_base_/datasets/pascal_voc12_aug.py', './_base_/cirkd_40k.py']
 
-voc = 'mmseg::deeplabv3/deeplabv3_r101-d8_4xb4-40k_voc12aug-512x512.py'
 model = dict(
-    teacher=dict(cfg_path=voc, pretrained=None),
+    teacher=dict(
+        cfg_path='mmseg::deeplabv3/deeplabv3_r101-d8_4xb4-40k_voc12aug-512x512.py',
+        pretrained=None),
     teacher_ckpt='checkpoints/deeplabv3_r101-d8_512x512_40k_voc12aug_20200613_161432-0017d784.pth',
-    # mmseg has no DeepLabV3-R18 VOC config: the R101 one at depth 18 with the R18 head widths
-    student=dict(
-        cfg_path=voc,
-        pretrained='checkpoints/resnet18_v1c-b5776b93.pth',
-        backbone=dict(depth=18),
-        decode_head=dict(in_channels=512, channels=128),
-        auxiliary_head=dict(in_channels=256, channels=64)),
+    # mmseg has no DeepLabV3-R18 VOC config: the student of ./deeplabv3_r18_40k_voc12aug.py
+    student=dict(cfg_path='{{fileDirname}}/deeplabv3_r18_40k_voc12aug.py'),
     distill_losses=dict(
         loss_cirkd_mem=dict(num_classes=21, student_channels=128, teacher_channels=512,
                             pixel_weight=0.01, region_weight=0.01)))
