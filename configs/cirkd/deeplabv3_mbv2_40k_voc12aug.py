@@ -6,17 +6,10 @@
 # ImageNet initialisation (no download at run time): download from
 #   https://download.openmmlab.com/mmclassification/v0/mobilenet_v2/mobilenet_v2_batch256_imagenet_20200708-3b2dc3af.pth
 #   to checkpoints/mobilenet_v2_batch256_imagenet_20200708-3b2dc3af.pth
-_base_ = ['mmseg::deeplabv3/deeplabv3_r101-d8_4xb4-40k_voc12aug-512x512.py']
+_base_ = ['mmseg::deeplabv3/deeplabv3_r101-d8_4xb4-40k_voc12aug-512x512.py', './_base_/mbv2_student.py']
 model = dict(
     pretrained='checkpoints/mobilenet_v2_batch256_imagenet_20200708-3b2dc3af.pth',
-    backbone=dict(
-        _delete_=True,
-        type='MobileNetV2',
-        widen_factor=1.,
-        strides=(1, 2, 2, 1, 1, 1, 1),
-        dilations=(1, 1, 1, 2, 2, 4, 4),
-        out_indices=(1, 2, 4, 6),
-        norm_cfg=dict(type='SyncBN', requires_grad=True)),
+    backbone={{_base_.mbv2_backbone}},
     decode_head=dict(in_channels=320),
     auxiliary_head=dict(in_channels=96))
 optim_wrapper = dict(optimizer=dict(type='SGD', lr=0.02, momentum=0.9, weight_decay=1e-4))
