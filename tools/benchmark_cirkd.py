@@ -68,6 +68,31 @@ def make_inputs(shape, device):
     return out
 
 
+def _our_memory(module, x):
+    out = module(x['feat_S'], x['feat_T'], x['labels'])
+    return out['pixel'], out['region']
+
+
+def _reference_memory(module, x):
+    return module(x['feat_S'], x['feat_T'], x['labels'], x['preds_S'].detach().argmax(1))
+
+
+def _runner(losses, memory):
+    """``run(x) -> values`` for the losses built; ``memory(module, x)`` calls a memory loss
+    (ours and the reference's take different arguments) and returns (pixel, region)."""
+    def run(x):
+        values = {}
+        if 'pixel_kd' in losses:
+            values['pixel_kd'] = losses['pixel_kd'](x['preds_S'], x['preds_T'])
+        if 'cross_image' in losses:
+            values['cross_image'] = losses['cross_image'](x['feat_S'], x['feat_T'])
+        if 'memory' in losses:
+            values['memory_pixel'], values['memory_region'] = memory(losses['memory'], x)
+        return values
+
+    return run
+
+
 def build_ours(item, shape, memory, device, reference_sampling):
     import torch
 
@@ -83,19 +108,7 @@ def build_ours(item, shape, memory, device, reference_sampling):
             shape['K'], shape['Cs'], shape['Ct'], **memory, contrast_temperature=0.1,
             sample_within_class=not reference_sampling, pixel_weight=1.0,
             region_weight=1.0).to(device)
-
-    def run(x):
-        values = {}
-        if 'pixel_kd' in losses:
-            values['pixel_kd'] = losses['pixel_kd'](x['preds_S'], x['preds_T'])
-        if 'cross_image' in losses:
-            values['cross_image'] = losses['cross_image'](x['feat_S'], x['feat_T'])
-        if 'memory' in losses:
-            out = losses['memory'](x['feat_S'], x['feat_T'], x['labels'])
-            values['memory_pixel'], values['memory_region'] = out['pixel'], out['region']
-        return values
-
-    return run
+    return _runner(losses, _our_memory)
 
 
 def _load(path, name):
@@ -158,19 +171,7 @@ def build_reference(item, shape, memory, device, repo_dir):
         del ours
         losses['memory'] = ref.to(device)
 
-    def run(x):
-        values = {}
-        if 'pixel_kd' in losses:
-            values['pixel_kd'] = losses['pixel_kd'](x['preds_S'], x['preds_T'])
-        if 'cross_image' in losses:
-            values['cross_image'] = losses['cross_image'](x['feat_S'], x['feat_T'])
-        if 'memory' in losses:
-            predict = x['preds_S'].detach().argmax(1)
-            values['memory_pixel'], values['memory_region'] = losses['memory'](
-                x['feat_S'], x['feat_T'], x['labels'], predict)
-        return values
-
-    return run
+    return _runner(losses, _reference_memory)
 
 
 def worker(spec):
