@@ -6,6 +6,7 @@ which raises on a CPU-only torch, and its ``Runner.wrap_model`` passes
 available we therefore initialise a ``gloo`` process group ourselves (mmengine skips its
 own set-up when a group already exists) and tell DDP to use no device ids.
 """
+import atexit
 import os
 import sys
 
@@ -48,7 +49,17 @@ def setup_cpu_distributed(cfg: Config) -> bool:
                            'missing): start with tools/dist_train.sh or tools/dist_test.sh')
     torch_dist.init_process_group(
         backend='gloo', rank=int(os.environ['RANK']), world_size=int(os.environ['WORLD_SIZE']))
+    # tear the group down together on all ranks before the interpreter exits: a rank that
+    # leaves while its peer's gloo threads still talk to it sometimes aborts the peer
+    # ('terminate called without an active exception')
+    atexit.register(_destroy_process_group)
     # every rank says it (mmengine's logger is silent on ranks > 0)
     print(f'[mcl_mm] no CUDA: started a gloo process group, rank {torch_dist.get_rank()} of '
           f'{torch_dist.get_world_size()}', file=sys.stderr, flush=True)
     return True
+
+
+def _destroy_process_group() -> None:
+    if torch_dist.is_initialized():
+        torch_dist.barrier()
+        torch_dist.destroy_process_group()
