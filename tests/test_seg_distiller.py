@@ -220,3 +220,39 @@ def test_iteration_benchmark_runs():
     for name in ('teacher forward', 'student forward+backward', 'distillation losses',
                  'whole iteration'):
         assert re.search(rf'{re.escape(name)}\s+\d+\.\d+ s', out), name
+
+
+def _train_scalars(work):
+    rows = [json.loads(line) for f in sorted(work.glob('*/vis_data/scalars.json'))
+            for line in f.read_text().splitlines()]
+    return {r['iter']: {k: v for k, v in r.items() if k.startswith('loss') or '.loss' in k}
+            for r in rows if 'loss' in r}
+
+
+@pytest.mark.slow
+def test_cirkd_resume_is_exact(synthetic_teacher, tmp_path):
+    """4 iterations in one go == 2 iterations, stop, --resume for 2 more: same student weights,
+    memory queues (and their generator), and logged losses. Dropout (torch's generator), the
+    augmentations (numpy's) and the queue sampling (the loss's own generator) all resume."""
+    roots, teacher = synthetic_teacher
+    opts = [*roots, *SHORT, f'model.teacher_ckpt={teacher}', 'default_hooks.checkpoint.interval=2',
+            'randomness.deterministic=True', 'log_processor.window_size=1']
+    whole, split = tmp_path / 'whole', tmp_path / 'split'
+    run_tool('tools/train.py', CIRKD_CFG, '--work-dir', str(whole), '--cfg-options', *opts)
+    run_tool('tools/train.py', CIRKD_CFG, '--work-dir', str(split), '--cfg-options', *opts,
+             'train_cfg.max_iters=2')
+    log = run_tool('tools/train.py', CIRKD_CFG, '--work-dir', str(split), '--resume',
+                   '--cfg-options', *opts)
+    assert 'Advance dataloader 2 steps' in log
+    a = torch.load(whole / 'iter_4.pth')
+    b = torch.load(split / 'iter_4.pth')
+    assert a['state_dict'].keys() == b['state_dict'].keys()
+    queues = [k for k in a['state_dict'] if 'queue' in k]
+    assert queues and any(k.endswith('_extra_state') for k in a['state_dict'])
+    for key, value in a['state_dict'].items():
+        assert torch.equal(value, b['state_dict'][key]), key
+    assert not torch.equal(a['state_dict'][queues[0]],
+                           torch.load(split / 'iter_2.pth')['state_dict'][queues[0]])
+    losses_a, losses_b = _train_scalars(whole), _train_scalars(split)
+    assert losses_a[3] == losses_b[3] and losses_a[4] == losses_b[4]
+    assert losses_a[3]['loss_cirkd_mem_pixel'] > 0

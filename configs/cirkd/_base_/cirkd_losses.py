@@ -3,7 +3,7 @@
 # the head feature and logits (input and output of decode_head.conv_seg) of teacher and
 # student, and the four losses at the Cityscapes weights (KD 1, mini-batch 1, memory 0.1 and
 # 0.1). A config sets the memory loss's num_classes / student_channels / teacher_channels.
-custom_imports = dict(imports=['mcl_mm'], allow_failed_imports=False)
+_base_ = ['../../_base_/mcl_mm_runtime.py']
 cirkd_recorders = dict(
     # input of conv_seg: the post-dropout head feature; output: the 1/8-resolution logits
     s_feat=dict(source='student', module='decode_head.conv_seg', io='input'),
