@@ -1,3 +1,4 @@
 from .cirkd_loss import CIRKDMemoryLoss, CrossImagePixelLoss, PixelKDLoss
+from .mcl_loss import MCLLoss, MutualKDLoss
 
-__all__ = ['PixelKDLoss', 'CrossImagePixelLoss', 'CIRKDMemoryLoss']
+__all__ = ['PixelKDLoss', 'CrossImagePixelLoss', 'CIRKDMemoryLoss', 'MCLLoss', 'MutualKDLoss']

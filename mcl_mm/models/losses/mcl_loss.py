@@ -1,0 +1,691 @@
+"""MCL losses: Mutual Contrastive Learning for a cohort of networks.
+
+Re-implemented from the authors' code (``winycg/MCL``: ``losses/cifar_sup_mcl_loss.py``, the
+in-batch form; ``losses/imagenet_sup_mcl_loss.py``, the memory-bank form; and
+``winycg/L-MCL``: ``losses/imagenet_sup_layer_mcl_meta_loss.py``, the layer-wise form with a
+gathered memory update):
+
+* :class:`MCLLoss`: the four contrastive terms of MCL (AAAI 2022) and of layer-wise MCL
+  (TPAMI 2023) between the embeddings of N >= 2 members, with their projection heads.
+* :class:`MutualKDLoss`: every member's logits distilled from the detached mean of the
+  cohort's logits (the authors' ``criterion_div(logits[i], ensemble_logits)``).
+
+Views. A *view* is (member i, stage k): member i's feature at its k-th chosen stage (one view
+per member gives MCL; several give L-MCL). Each view has its own projection head
+(Linear -> ReLU -> Linear -> L2-normalise). With ``e_v`` the (B, D) embeddings of view v and
+``tau`` the similarity temperature:
+
+* VCL (vanilla contrastive learning): for every view v, the supervised contrastive loss of
+  v's anchors against v's own member's contrast set (``intra_v``).
+* ICL (interactive contrastive learning): for every ordered pair of views (v, w) of different
+  members i != j, the supervised contrastive loss of v's anchors against member j's contrast
+  set (``inter_vw``).
+* soft VCL: for every ordered pair (v, w) of views of different members,
+  ``KL(softmax(intra_w.detach() / T) || softmax(intra_v / T)) * T²`` (v learns from w).
+* soft ICL: for every ordered pair (v, w) of views of different members,
+  ``KL(softmax(inter_wv.detach() / T) || softmax(inter_vw / T)) * T²``; i.e. for every
+  unordered pair both directions, as the reference's
+  ``kl(cos_ij, cos_ji.detach()) + kl(cos_ji, cos_ij.detach())``.
+
+The supervised contrastive loss of one anchor is ``-mean_{p in positives} log softmax(row)[p]``
+with the softmax over the row's valid entries; it is averaged over the anchors that have at
+least one positive. The reference divides by the number of positives, so an anchor without one
+gives NaN there; here it is skipped, and a term with no such anchor at all is 0 (finite, and
+attached to the graph). The KL terms are ``kl_div(..., 'batchmean')``: summed over rows (over
+their valid entries) and divided by the number of rows.
+
+Contrast sets:
+
+* In-batch form (``memory=None``): ``intra_v = e_v e_v^T / tau`` and
+  ``inter_vw = e_v e_w^T / tau`` (B, B). With labels, the positives of anchor a are the other
+  samples of its class, and the diagonal (a itself, or a's own sample in the other view) is
+  left out of the positives and of the softmax for all four terms, as the reference's
+  ``intra_mask`` / ``diag_mask`` (the reference's soft terms keep the diagonal; leaving it out
+  of both distributions keeps the four terms on the same entries). Without labels (label-free
+  models, e.g. detectors): VCL and soft VCL are 0; for ICL and soft ICL the positive is the
+  diagonal (the same sample seen by the other member) and the softmax is over all B entries.
+* Memory-bank form (``memory=dict(num_samples=...)``): one memory per member
+  (``memory_{i}``, ``num_samples x embed_dim``) holding a momentum average of every training
+  sample's last-view embedding, and ``memory_labels`` (the class of each slot, -1 until the
+  sample is seen). Per anchor the contrast slots are ``[own slot, pos_k slots of the anchor's
+  class, neg_k slots drawn uniformly]``; ``inter_vw`` is ``e_v`` against member j's memory at
+  those slots and ``intra_v`` is ``e_v`` against member i's memory without the own slot (the
+  reference's ``idx[:, 1:]``). ICL positives: the own slot and the same-class slots; VCL
+  positives: the same-class slots. A same-class slot that could not be drawn (fewer than pos_k
+  known slots of the class), and a drawn negative that is the own slot or has the anchor's
+  (known) class, are left out of the softmax. The memories are updated after the loss (in
+  training mode only) with the gathered batch of all ranks.
+* Pixel sampling (``pixel_sampling=dict(...)``, in-batch form only): dense (B, C, h, w)
+  features; up to ``pixels_per_class`` pixels of each class of each image are sampled and
+  used as the batch.
+
+All contrastive math runs in float32 (float64 for float64 input) with autocast disabled:
+``exp(1 / 0.07)`` overflows float16.
+"""
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn.functional as F
+from mmengine import dist
+from torch import Tensor, nn
+
+from mcl_mm.registry import MODELS
+
+_DEFAULT_WEIGHTS = dict(vcl=0.1, soft_vcl=1.0, icl=0.1, soft_icl=1.0)
+_DEFAULT_MEMORY = dict(momentum=0.5, neg_k=8192, pos_k=1)
+_DEFAULT_PIXEL_SAMPLING = dict(pixels_per_class=16, ignore_index=255)
+
+
+def _compute_dtype(x: Tensor) -> torch.dtype:
+    """float32 for half-precision (autocast) input, else the input's dtype (float64 stays)."""
+    return torch.promote_types(x.dtype, torch.float32)
+
+
+def _sup_con(logits: Tensor, pos: Tensor, valid: Tensor) -> Tensor:
+    """Supervised contrastive loss, averaged over the anchors that have a positive.
+
+    Args:
+        logits (Tensor): (R, K) similarities / tau, one row per anchor.
+        pos (Tensor): (R, K) bool, the positives (a subset of ``valid``).
+        valid (Tensor): (R, K) bool, the entries of the softmax.
+
+    Returns:
+        Tensor: ``-mean_{rows with a positive} mean_{positives} log_softmax_valid(row)``, a
+        scalar; 0 (attached to ``logits``) if no row has a positive.
+    """
+    # a row without any valid entry has no positive either: keep its softmax finite
+    valid = valid | ~valid.any(1, keepdim=True)
+    log_prob = F.log_softmax(logits.masked_fill(~valid, float('-inf')), dim=1)
+    num_pos = pos.sum(1)
+    mean_log_prob_pos = log_prob.masked_fill(~pos, 0.).sum(1) / num_pos.clamp_min(1)
+    has_pos = num_pos > 0
+    return -(mean_log_prob_pos * has_pos).sum() / has_pos.sum().clamp_min(1)
+
+
+def _row_kl(student: Tensor, teacher: Tensor, valid: Tensor, T: float) -> Tensor:
+    """``sum_rows KL(softmax(teacher / T) || softmax(student / T)) / R * T²`` on valid entries.
+
+    Args:
+        student (Tensor): (R, K) logits that get the gradient.
+        teacher (Tensor): (R, K) logits, detached here.
+        valid (Tensor): (R, K) bool, the entries of both distributions; a row without any
+            valid entry contributes 0.
+        T (float): softening temperature.
+
+    Returns:
+        Tensor: scalar, divided by R (``kl_div``'s 'batchmean').
+    """
+    nonempty = valid.any(1)
+    valid = valid | ~nonempty[:, None]
+    log_q = F.log_softmax(student.masked_fill(~valid, float('-inf')) / T, dim=1)
+    log_p = F.log_softmax(teacher.detach().masked_fill(~valid, float('-inf')) / T, dim=1)
+    # left-out entries have p = 0 and a log-ratio of -inf - (-inf): zero them before the product
+    log_ratio = (log_p - log_q).masked_fill(~valid, 0.)
+    rows = (log_p.exp() * log_ratio).sum(1) * nonempty
+    return rows.sum() / max(student.shape[0], 1) * (T * T)
+
+
+def _all_gather_cat(x: Tensor) -> Tensor:
+    """Concatenate ``x`` (n_r, ...) of every rank in rank order; the sizes n_r may differ.
+    Identity outside distributed training."""
+    if dist.get_world_size() == 1:
+        return x
+    sizes = [int(n) for n in dist.all_gather(torch.tensor([x.shape[0]], device=x.device))]
+    padded = x.new_zeros((max(sizes), ) + tuple(x.shape[1:]))
+    padded[:x.shape[0]] = x
+    return torch.cat([part[:n] for part, n in zip(dist.all_gather(padded), sizes)])
+
+
+def _last_occurrence(index: Tensor) -> Tensor:
+    """Positions of the last occurrence of each distinct value of ``index`` (W,) -> (W',)."""
+    uniq, inverse = torch.unique(index, return_inverse=True)
+    positions = torch.arange(index.numel(), device=index.device)
+    last = torch.zeros(uniq.numel(), dtype=torch.long, device=index.device)
+    return last.scatter_reduce_(0, inverse, positions, reduce='amax', include_self=False)
+
+
+def _bilinear_points(feat: Tensor, batch: Tensor, y: Tensor, x: Tensor,
+                     size: Tuple[int, int]) -> Tensor:
+    """Values of ``F.interpolate(feat, size, mode='bilinear', align_corners=False)`` at the
+    points (batch, y, x) of the resized grid, without resizing the whole map.
+
+    Args:
+        feat (Tensor): (B, C, h', w').
+        batch, y, x (Tensor): (M,) long point coordinates on the (h, w) grid ``size``.
+
+    Returns:
+        Tensor: (M, C).
+    """
+    coords = []
+    for dst, n_in, n_out in ((y, feat.shape[2], size[0]), (x, feat.shape[3], size[1])):
+        # as ATen's area_pixel_compute_source_index (align_corners=False), clamped at 0
+        src = ((dst.to(feat.dtype) + 0.5) * (n_in / n_out) - 0.5).clamp_min(0)
+        i0 = src.long().clamp_max(n_in - 1)
+        i1 = (i0 + 1).clamp_max(n_in - 1)
+        frac = (src - i0.to(feat.dtype))[:, None]
+        coords.append((i0, i1, frac))
+    (y0, y1, fy), (x0, x1, fx) = coords
+    top = feat[batch, :, y0, x0] * (1 - fx) + feat[batch, :, y0, x1] * fx
+    bottom = feat[batch, :, y1, x0] * (1 - fx) + feat[batch, :, y1, x1] * fx
+    return top * (1 - fy) + bottom * fy
+
+
+def _checked_dict(name: str, value: Optional[dict], defaults: dict,
+                  required: Sequence[str] = ()) -> dict:
+    """``defaults`` updated with ``value``; unknown or missing keys raise naming ``name``."""
+    value = dict(value)
+    unknown = sorted(set(value) - set(defaults) - set(required))
+    if unknown:
+        raise ValueError(f'{name} got unknown keys {unknown}; known keys: '
+                         f'{sorted(set(defaults) | set(required))}')
+    missing = [key for key in required if key not in value]
+    if missing:
+        raise ValueError(f'{name} needs the keys {missing}')
+    return {**defaults, **value}
+
+
+@MODELS.register_module()
+class MCLLoss(nn.Module):
+    """Mutual contrastive learning (MCL / layer-wise L-MCL) between the members of a cohort.
+
+    See the module docstring for the four terms and the contrast sets.
+
+    Args:
+        in_channels (Sequence[Sequence[int]] | Sequence[int]): for each member, the channels
+            of each of its views (stages); a flat list means one view per member. At least two
+            members.
+        embed_dim (int): D, dimension of the projected embeddings (128).
+        tau (float): similarity temperature.
+        kd_temperature (float): temperature T of the soft (KL) terms.
+        loss_weights (dict, optional): weights of ``vcl``, ``soft_vcl``, ``icl`` and
+            ``soft_icl`` (defaults 0.1, 1.0, 0.1, 1.0; a partial dict overrides those keys). A
+            term of weight 0 is not computed and returns an attached 0.
+        memory (dict, optional): the memory-bank form: ``num_samples`` (required: the size of
+            the training set, ``sample_idx`` < num_samples), ``momentum`` (0.5), ``neg_k``
+            (8192) and ``pos_k`` (1). None gives the in-batch form.
+        pixel_sampling (dict, optional): dense features (in-batch form only):
+            ``pixels_per_class`` (16, per class and image) and ``ignore_index`` (255).
+        seed (int): seed of the module's own CPU generator (memory init and all draws).
+
+    Buffers: ``memory_{i}`` (num_samples, embed_dim) per member and ``memory_labels``
+    (num_samples,) long, with the memory form. The generator's state is saved in the state
+    dict (``_extra_state``).
+    """
+
+    def __init__(self,
+                 in_channels: Union[Sequence[Sequence[int]], Sequence[int]],
+                 embed_dim: int = 128,
+                 tau: float = 0.1,
+                 kd_temperature: float = 3.0,
+                 loss_weights: Optional[dict] = None,
+                 memory: Optional[dict] = None,
+                 pixel_sampling: Optional[dict] = None,
+                 seed: int = 0):
+        super().__init__()
+        channels = [[c] if isinstance(c, int) else list(c) for c in in_channels]
+        if len(channels) < 2:
+            raise ValueError(f'in_channels={list(in_channels)} describes {len(channels)} '
+                             'member(s): a cohort needs at least two members')
+        for i, member in enumerate(channels):
+            if not member or not all(isinstance(c, int) and c >= 1 for c in member):
+                raise ValueError(f'in_channels[{i}]={member} must be one or more positive ints '
+                                 f'(the channels of each view of member {i})')
+        if embed_dim < 1:
+            raise ValueError(f'embed_dim must be >= 1, got {embed_dim}')
+        if not tau > 0 or not kd_temperature > 0:
+            raise ValueError(f'tau and kd_temperature must be > 0, got {tau}, {kd_temperature}')
+        self.in_channels = channels
+        self.embed_dim = embed_dim
+        self.tau = tau
+        self.kd_temperature = kd_temperature
+        self.loss_weights = _checked_dict('loss_weights', loss_weights or {}, _DEFAULT_WEIGHTS)
+
+        self.heads = nn.ModuleList([
+            nn.ModuleList([
+                nn.Sequential(
+                    nn.Linear(c, embed_dim), nn.ReLU(inplace=True),
+                    nn.Linear(embed_dim, embed_dim)) for c in member
+            ]) for member in channels
+        ])
+
+        self.generator = torch.Generator()
+        self.generator.manual_seed(seed)
+
+        self.memory = None
+        if memory is not None:
+            self.memory = _checked_dict('memory', memory, _DEFAULT_MEMORY, ['num_samples'])
+            num_samples = self.memory['num_samples']
+            if num_samples < 1:
+                raise ValueError(f'memory.num_samples must be >= 1, got {num_samples}')
+            if self.memory['pos_k'] < 0 or self.memory['neg_k'] < 0:
+                raise ValueError(f'memory.pos_k and memory.neg_k must be >= 0, got '
+                                 f'{self.memory["pos_k"]}, {self.memory["neg_k"]}')
+            if not 0 <= self.memory['momentum'] <= 1:
+                raise ValueError(f'memory.momentum must be in [0, 1], got '
+                                 f'{self.memory["momentum"]}')
+            # as the reference: uniform in [-stdv, stdv), stdv = 1 / sqrt(D / 3) (norm ~ 1)
+            stdv = 1. / (embed_dim / 3)**0.5
+            for i in range(len(channels)):
+                init = torch.rand(num_samples, embed_dim, generator=self.generator)
+                self.register_buffer(f'memory_{i}', init.mul_(2 * stdv).sub_(stdv))
+            self.register_buffer('memory_labels',
+                                 torch.full((num_samples, ), -1, dtype=torch.long))
+
+        self.pixel_sampling = None
+        if pixel_sampling is not None:
+            if memory is not None:
+                raise ValueError('pixel_sampling works with the in-batch form only: set '
+                                 'memory=None or pixel_sampling=None')
+            self.pixel_sampling = _checked_dict('pixel_sampling', pixel_sampling,
+                                                _DEFAULT_PIXEL_SAMPLING)
+            if self.pixel_sampling['pixels_per_class'] < 1:
+                raise ValueError('pixel_sampling.pixels_per_class must be >= 1, got '
+                                 f'{self.pixel_sampling["pixels_per_class"]}')
+
+    @property
+    def num_members(self) -> int:
+        return len(self.in_channels)
+
+    # the generator's state travels with the state dict
+    def get_extra_state(self) -> Tensor:
+        # a plain tensor: mmengine broadcasts every state_dict entry across ranks at start
+        return self.generator.get_state()
+
+    def set_extra_state(self, state: Tensor) -> None:
+        self.generator.set_state(state.cpu())
+
+    def _step_generator(self) -> torch.Generator:
+        """A generator for this step's draws on this rank.
+
+        One int is drawn from the module's generator per step, whatever the rank's data, so
+        the module's generator stays in step on all ranks (and resumes exactly); the step's
+        draws, whose number depends on the rank's batch, come from a generator seeded with
+        that int plus the rank.
+        """
+        step_seed = int(torch.randint(0, 2**62, (1, ), generator=self.generator))
+        return torch.Generator().manual_seed(step_seed + dist.get_rank())
+
+    # ------------------------------------------------------------------ inputs
+
+    def _check_feats(self, feats) -> List[List[Tensor]]:
+        if not isinstance(feats, (list, tuple)) or len(feats) != self.num_members:
+            got = len(feats) if isinstance(feats, (list, tuple)) else type(feats).__name__
+            raise ValueError(f'MCLLoss needs a list of {self.num_members} members\' features '
+                             f'(one per entry of in_channels), got {got}')
+        batch = None
+        dim = 4 if self.pixel_sampling is not None else 2
+        shape = '(B, C, h, w) (pixel_sampling is set)' if dim == 4 else '(B, C)'
+        views = []
+        for i, (member, channels) in enumerate(zip(feats, self.in_channels)):
+            member = [member] if isinstance(member, Tensor) else list(member)
+            if len(member) != len(channels):
+                raise ValueError(f'member {i} has {len(member)} views but in_channels[{i}]='
+                                 f'{channels} lists {len(channels)}')
+            for k, (feat, c) in enumerate(zip(member, channels)):
+                if feat.dim() != dim:
+                    raise ValueError(f'feats[{i}][{k}] must be {shape}, got '
+                                     f'{tuple(feat.shape)}')
+                if feat.shape[1] != c:
+                    raise ValueError(f'feats[{i}][{k}] (member {i}, view {k}) has '
+                                     f'{feat.shape[1]} channels, expected in_channels[{i}][{k}]'
+                                     f'={c}')
+                batch = feat.shape[0] if batch is None else batch
+                if feat.shape[0] != batch:
+                    raise ValueError(f'feats[{i}][{k}] has batch size {feat.shape[0]}, '
+                                     f'feats[0][0] has {batch}')
+            views.append(member)
+        return views
+
+    def _check_labels(self, labels: Optional[Tensor], batch: int) -> Optional[Tensor]:
+        if labels is None:
+            if self.pixel_sampling is not None:
+                raise ValueError('MCLLoss with pixel_sampling needs labels (B, H, W)')
+            return None
+        if self.pixel_sampling is not None:
+            if labels.dim() == 4 and labels.shape[1] == 1:
+                labels = labels[:, 0]
+            if labels.dim() != 3 or labels.shape[0] != batch:
+                raise ValueError(f'labels must be (B, H, W) with B={batch} (pixel_sampling), '
+                                 f'got {tuple(labels.shape)}')
+        elif labels.shape != (batch, ):
+            raise ValueError(f'labels must be ({batch},), got {tuple(labels.shape)}')
+        if labels.is_floating_point():
+            raise ValueError(f'labels must be integers, got {labels.dtype}')
+        labels = labels.long()
+        if self.memory is not None and bool((labels < 0).any()):
+            raise ValueError('labels must be >= 0 with the memory form (-1 marks unseen '
+                             'memory slots)')
+        return labels
+
+    def _check_sample_idx(self, sample_idx: Optional[Tensor], batch: int) -> Tensor:
+        if sample_idx is None:
+            raise ValueError('MCLLoss with memory needs sample_idx (B,), the dataset index of '
+                             'each sample: the dataset must pack \'sample_idx\' into the data '
+                             'samples\' metainfo')
+        if sample_idx.shape != (batch, ) or sample_idx.is_floating_point():
+            raise ValueError(f'sample_idx must be ({batch},) integers, got '
+                             f'{tuple(sample_idx.shape)} {sample_idx.dtype}')
+        sample_idx = sample_idx.long()
+        num_samples = self.memory['num_samples']
+        if batch and bool(((sample_idx < 0) | (sample_idx >= num_samples)).any()):
+            raise ValueError(f'sample_idx {sample_idx.min().item()}..{sample_idx.max().item()} '
+                             f'is out of the memory: memory.num_samples={num_samples} must be '
+                             'the size of the training set')
+        return sample_idx
+
+    # ------------------------------------------------------------------ forward
+
+    def forward(self,
+                feats: Sequence[Union[Tensor, Sequence[Tensor]]],
+                labels: Optional[Tensor] = None,
+                sample_idx: Optional[Tensor] = None) -> Dict[str, Tensor]:
+        """The weighted MCL losses.
+
+        Args:
+            feats (list): ``feats[i]`` is member i's feature, a tensor or a list with one
+                tensor per view; each (B, C) (pooled), or (B, C, h, w) with pixel_sampling.
+            labels (Tensor, optional): (B,) class labels; (B, H, W) with pixel_sampling.
+                None: label-free (VCL and soft VCL are 0).
+            sample_idx (Tensor, optional): (B,) dataset indices, required with memory.
+
+        Returns:
+            dict: ``loss_vcl``, ``loss_soft_vcl``, ``loss_icl``, ``loss_soft_icl``, float32
+            scalars already multiplied by their weights.
+        """
+        views = self._check_feats(feats)
+        batch, device = views[0][0].shape[0], views[0][0].device
+        labels = self._check_labels(labels, batch)
+        labels = None if labels is None else labels.to(device)
+        if self.memory is not None:
+            sample_idx = self._check_sample_idx(sample_idx, batch).to(self.memory_labels.device)
+        with torch.autocast(device_type=device.type, enabled=False):
+            views = [[f.to(_compute_dtype(f)) for f in member] for member in views]
+            if self.pixel_sampling is not None:
+                views, labels = self._sample_pixels(views, labels)
+            embeds = [[F.normalize(head(f), p=2, dim=1) for head, f in zip(heads, member)]
+                      for heads, member in zip(self.heads, views)]
+            if self.memory is None:
+                losses = self._in_batch_losses(embeds, labels)
+            else:
+                losses = self._memory_losses(embeds, labels, sample_idx)
+        return {f'loss_{key}': self.loss_weights[key] * value for key, value in losses.items()}
+
+    def _cohort_losses(self, embeds: List[List[Tensor]], intra, inter, intra_masks,
+                       inter_masks) -> Dict[str, Tensor]:
+        """The four terms, given the logits and masks of either form.
+
+        Args:
+            embeds: embeds[i][k], (R, D) embeddings of view (i, k).
+            intra: ``intra(v)`` -> (R, K1) logits of view v against its member's contrast set.
+            inter: ``inter(v, w)`` -> (R, K2) logits of view v against the contrast set of w's
+                member (memoised by the caller).
+            intra_masks: (pos, valid), (R, K1) bool each, or None (no labels: no VCL terms).
+            inter_masks: (pos, valid), (R, K2) bool each.
+        """
+        views = [(i, k) for i in range(len(embeds)) for k in range(len(embeds[i]))]
+        pairs = [(v, w) for v in views for w in views if v[0] != w[0]]
+        # an attached zero for the terms that are not computed
+        zero = torch.stack([e.sum() for member in embeds for e in member]).sum() * 0.
+        losses = dict(vcl=zero, soft_vcl=zero, icl=zero, soft_icl=zero)
+        weights, T = self.loss_weights, self.kd_temperature
+        if intra_masks is not None and (weights['vcl'] or weights['soft_vcl']):
+            intra_logits = {v: intra(v) for v in views}
+            if weights['vcl']:
+                losses['vcl'] = sum(_sup_con(intra_logits[v], *intra_masks) for v in views)
+            if weights['soft_vcl']:
+                losses['soft_vcl'] = sum(
+                    _row_kl(intra_logits[v], intra_logits[w], intra_masks[1], T)
+                    for v, w in pairs)
+        if weights['icl']:
+            losses['icl'] = sum(_sup_con(inter(v, w), *inter_masks) for v, w in pairs)
+        if weights['soft_icl']:
+            losses['soft_icl'] = sum(
+                _row_kl(inter(v, w), inter(w, v), inter_masks[1], T) for v, w in pairs)
+        return losses
+
+    def _in_batch_losses(self, embeds: List[List[Tensor]],
+                         labels: Optional[Tensor]) -> Dict[str, Tensor]:
+        """In-batch form: (R, R) logits between the R rows (samples or sampled pixels)."""
+        R = embeds[0][0].shape[0]
+        eye = torch.eye(R, dtype=torch.bool, device=embeds[0][0].device)
+        if labels is None:
+            intra_masks = None
+            inter_masks = (eye, torch.ones_like(eye))  # positive: the same sample
+        else:
+            same_class_others = (labels[:, None] == labels[None]) & ~eye
+            intra_masks = inter_masks = (same_class_others, ~eye)
+
+        def intra(v):
+            e = embeds[v[0]][v[1]]
+            return e @ e.t() / self.tau
+
+        cache = {}
+
+        def inter(v, w):
+            if (v, w) not in cache:
+                cache[v, w] = embeds[v[0]][v[1]] @ embeds[w[0]][w[1]].t() / self.tau
+            return cache[v, w]
+
+        return self._cohort_losses(embeds, intra, inter, intra_masks, inter_masks)
+
+    # ------------------------------------------------------------------ memory form
+
+    def _memory_losses(self, embeds: List[List[Tensor]], labels: Optional[Tensor],
+                       sample_idx: Tensor) -> Dict[str, Tensor]:
+        """Memory form: logits against the members' memories at the drawn slots."""
+        idx = self._draw_contrast_idx(sample_idx, labels, self._step_generator())
+        pos, neg = self._contrast_masks(idx, labels)
+        own = pos.new_ones(pos.shape[0], 1)
+        no_neg = torch.zeros_like(neg)
+        inter_masks = (torch.cat([own, pos, no_neg], 1), torch.cat([own, pos, neg], 1))
+        intra_masks = None
+        if labels is not None:
+            intra_masks = (torch.cat([pos, no_neg], 1), torch.cat([pos, neg], 1))
+        # (R, 1 + pos_k + neg_k, D) slots of each member's memory, gathered once
+        slots = [getattr(self, f'memory_{j}')[idx] for j in range(self.num_members)]
+
+        def against(v, j, first):
+            e = embeds[v[0]][v[1]]
+            return torch.bmm(slots[j][:, first:], e[:, :, None].to(slots[j].dtype))[..., 0] \
+                / self.tau
+
+        cache = {}
+
+        def intra(v):
+            return against(v, v[0], 1)  # without the own slot (reference: idx[:, 1:])
+
+        def inter(v, w):
+            # the contrast set is w's member's memory: the same for all views of that member
+            if (v, w[0]) not in cache:
+                cache[v, w[0]] = against(v, w[0], 0)
+            return cache[v, w[0]]
+
+        losses = self._cohort_losses(embeds, intra, inter, intra_masks, inter_masks)
+        if self.training:
+            self._update_memory([member[-1].detach() for member in embeds], sample_idx, labels)
+        return losses
+
+    @torch.no_grad()
+    def _draw_contrast_idx(self, sample_idx: Tensor, labels: Optional[Tensor],
+                           generator: torch.Generator) -> Tensor:
+        """(R, 1 + pos_k + neg_k) memory slots: [own, same-class, negatives].
+
+        The pos_k same-class slots are drawn without replacement among the slots whose
+        ``memory_labels`` is the anchor's label, the own slot excluded; where fewer exist (and
+        without labels) the missing ones are the own slot, which :meth:`_contrast_masks`
+        leaves out. The neg_k negatives are drawn uniformly with replacement from all slots.
+        """
+        R, device = sample_idx.shape[0], sample_idx.device
+        pos_k, neg_k = self.memory['pos_k'], self.memory['neg_k']
+        neg = torch.randint(self.memory['num_samples'], (R, neg_k), generator=generator)
+        uniform = torch.rand(R, pos_k, generator=generator, dtype=torch.float64)
+        pos = sample_idx[:, None].expand(R, pos_k)
+        if labels is not None and pos_k > 0:
+            pos = self._draw_same_class(sample_idx, labels, uniform.to(device))
+        return torch.cat([sample_idx[:, None], pos, neg.to(device)], 1)
+
+    def _draw_same_class(self, own: Tensor, labels: Tensor, uniform: Tensor) -> Tensor:
+        """(R, pos_k) distinct slots of each anchor's class other than its own (own slot where
+        the class has too few), from (R, pos_k) uniform numbers in [0, 1)."""
+        memory_labels = self.memory_labels
+        order = torch.argsort(memory_labels, stable=True)  # slots by class, index within
+        sorted_labels = memory_labels[order]
+        start = torch.searchsorted(sorted_labels, labels)
+        count = torch.searchsorted(sorted_labels, labels, right=True) - start
+        rank = torch.empty_like(order)
+        rank[order] = torch.arange(order.numel(), device=order.device)
+        # the own slot's place in its class's group is taken already (beyond the group if the
+        # slot holds another class)
+        own_in_class = memory_labels[own] == labels
+        taken = torch.where(own_in_class, rank[own] - start, count)[:, None]
+        free = count - own_in_class.long()
+        picks = []
+        for t in range(uniform.shape[1]):
+            # the r-th free place of the group (sequential draw without replacement)
+            place = (uniform[:, t] * (free - t).clamp_min(1)).long()
+            for before in torch.sort(taken, dim=1).values.unbind(1):
+                place = place + (before <= place).long()
+            taken = torch.cat([taken, place[:, None]], 1)
+            slot = order[(start + place).clamp(max=order.numel() - 1)]
+            picks.append(torch.where(free - t > 0, slot, own))
+        return torch.stack(picks, 1)
+
+    @torch.no_grad()
+    def _contrast_masks(self, idx: Tensor, labels: Optional[Tensor]) -> Tuple[Tensor, Tensor]:
+        """Valid same-class slots (R, pos_k) and valid negatives (R, neg_k) of ``idx``.
+
+        A same-class slot is valid if it is not the own slot and holds the anchor's class; a
+        negative is valid if it is not the own slot and does not hold the anchor's class
+        (unseen slots, label -1, are valid negatives). Without labels no same-class slot is
+        valid and only the own slot is left out of the negatives.
+        """
+        slots = idx[:, 1:]
+        not_own = slots != idx[:, :1]
+        if labels is None:
+            same = torch.zeros_like(not_own)
+        else:
+            same = self.memory_labels[slots] == labels[:, None]
+        pos_k = self.memory['pos_k']
+        return (not_own & same)[:, :pos_k], (not_own & ~same)[:, pos_k:]
+
+    @torch.no_grad()
+    def _update_memory(self, embeds: List[Tensor], sample_idx: Tensor,
+                       labels: Optional[Tensor]) -> None:
+        """``slot = normalize(momentum * slot + (1 - momentum) * e)`` for the gathered batch.
+
+        Args:
+            embeds: per member, the (B, D) last-view embeddings (detached).
+            sample_idx (Tensor): (B,) slots.
+            labels (Tensor, optional): (B,), written into ``memory_labels``.
+
+        The batches of all ranks are gathered (rank order), so every rank applies the same
+        update. A slot present several times is updated once, from its value before the step,
+        with the embedding of its last occurrence (the highest rank, then the latest in that
+        rank's batch).
+        """
+        sample_idx = _all_gather_cat(sample_idx)
+        keep = _last_occurrence(sample_idx)
+        slots = sample_idx[keep]
+        m = self.memory['momentum']
+        for i, e in enumerate(embeds):
+            memory = getattr(self, f'memory_{i}')
+            e = _all_gather_cat(e.contiguous())[keep].to(memory.dtype)
+            memory[slots] = F.normalize(memory[slots] * m + e * (1 - m), p=2, dim=1)
+        if labels is not None:
+            self.memory_labels[slots] = _all_gather_cat(labels)[keep]
+
+    # ------------------------------------------------------------------ pixel sampling
+
+    @torch.no_grad()
+    def _sample_pixel_positions(self, labels: Tensor, size: Tuple[int, int],
+                                generator: torch.Generator) -> Tuple[Tensor, Tensor]:
+        """Up to ``pixels_per_class`` random non-ignored pixels per class and image.
+
+        Args:
+            labels (Tensor): (B, H, W) labels, nearest-downsampled here to ``size`` (h, w).
+
+        Returns:
+            tuple: (M,) flat positions in the (B, h, w) grid, ascending, and their (M,) labels.
+        """
+        ignore = self.pixel_sampling['ignore_index']
+        labels = F.interpolate(labels[:, None].float(), size=size, mode='nearest')
+        labels = labels.long().reshape(-1)
+        B = labels.numel() // (size[0] * size[1])
+        valid = labels != ignore
+        num_labels = int(labels[valid].max()) + 1 if bool(valid.any()) else 1
+        # group (image, class) of each pixel; ignored pixels in a last group
+        image = torch.arange(B, device=labels.device).repeat_interleave(size[0] * size[1])
+        group = torch.where(valid, image * num_labels + labels.clamp_min(0), B * num_labels)
+        # pixels in a random order, then grouped (stable): random order within each group
+        order = torch.randperm(labels.numel(), generator=generator).to(labels.device)
+        order = order[torch.argsort(group[order], stable=True)]
+        sorted_group = group[order]
+        position = torch.arange(order.numel(), device=labels.device)
+        new_group = torch.ones_like(valid)
+        new_group[1:] = sorted_group[1:] != sorted_group[:-1]
+        group_start = torch.cummax(torch.where(new_group, position, 0), dim=0).values
+        chosen = (position - group_start < self.pixel_sampling['pixels_per_class'])
+        chosen &= sorted_group < B * num_labels
+        picked = torch.sort(order[chosen]).values
+        return picked, labels[picked]
+
+    def _sample_pixels(self, views: List[List[Tensor]],
+                       labels: Tensor) -> Tuple[List[List[Tensor]], Tensor]:
+        """Dense views (B, C, h, w) -> (M, C) features at the sampled pixels, and (M,) labels.
+
+        The pixels are sampled on the grid of member 0's last view; a view of another size is
+        bilinearly resized to it (``align_corners=False``, evaluated at the sampled points
+        only). All members and views use the same pixels.
+        """
+        size = tuple(views[0][-1].shape[2:])
+        picked, labels = self._sample_pixel_positions(labels, size, self._step_generator())
+        h, w = size
+        batch, y, x = picked // (h * w), picked // w % h, picked % w
+        out = []
+        for member in views:
+            out.append([
+                feat[batch, :, y, x] if tuple(feat.shape[2:]) == size else _bilinear_points(
+                    feat, batch, y, x, size) for feat in member
+            ])
+        return out, labels
+
+
+@MODELS.register_module()
+class MutualKDLoss(nn.Module):
+    """Mutual logit distillation towards the cohort's mean, as the authors' training scripts.
+
+    ``sum_i KL(softmax(mean.detach() / T) || softmax(logits_i / T)) * T²`` with ``mean`` the
+    average of the members' logits, each KL averaged over rows (samples; pixels for dense
+    logits), as ``kl_div(..., 'batchmean')`` on (rows, K).
+
+    Args:
+        temperature (float): T.
+        loss_weight (float): factor applied to the loss.
+    """
+
+    def __init__(self, temperature: float = 3.0, loss_weight: float = 1.0):
+        super().__init__()
+        if not temperature > 0:
+            raise ValueError(f'temperature must be > 0, got {temperature}')
+        self.temperature = temperature
+        self.loss_weight = loss_weight
+
+    def forward(self, logits: Sequence[Tensor]) -> Tensor:
+        """logits: per member, (B, K) or (B, K, H, W) logits of the same shape -> scalar."""
+        if not isinstance(logits, (list, tuple)) or len(logits) < 2:
+            got = len(logits) if isinstance(logits, (list, tuple)) else type(logits).__name__
+            raise ValueError(f'MutualKDLoss needs the logits of at least two members (a '
+                             f'cohort), got {got}')
+        shapes = [tuple(x.shape) for x in logits]
+        if len(set(shapes)) != 1 or logits[0].dim() < 2:
+            raise ValueError(f'MutualKDLoss needs logits (B, K) or (B, K, H, W) of the same '
+                             f'shape for all members, got {shapes}')
+        T = self.temperature
+        num_rows = logits[0].numel() // logits[0].shape[1]
+        with torch.autocast(device_type=logits[0].device.type, enabled=False):
+            logits = [x.to(_compute_dtype(x)) for x in logits]
+            log_p = F.log_softmax(torch.stack(logits).mean(0).detach() / T, dim=1)
+            loss = sum(
+                F.kl_div(F.log_softmax(x / T, dim=1), log_p, reduction='sum', log_target=True)
+                for x in logits)
+        return self.loss_weight * loss * (T * T) / max(num_rows, 1)
