@@ -1,3 +1,4 @@
+from .mcl_cohort import MCLCohort
 from .seg_distiller import SegDistiller
 
-__all__ = ['SegDistiller']
+__all__ = ['MCLCohort', 'SegDistiller']

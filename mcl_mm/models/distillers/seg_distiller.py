@@ -4,7 +4,6 @@ One file, one path: batch -> student (its own losses) -> frozen teacher -> recor
 intermediate outputs -> distillation losses -> log. Intermediate outputs are taken by module
 name with forward hooks (as MMRazor's recorders), so any mmseg architecture plugs in by config.
 """
-import difflib
 import os.path as osp
 from typing import Dict, List, Optional, Union
 
@@ -15,34 +14,10 @@ from torch import nn
 from mcl_mm.registry import MODELS
 
 from ..builder import build_task_model
+from ..recorder import ModuleRecorder
 
 # a recorder input that is not a module output: the (B, H, W) labels of the batch
 GT_SEM_SEG = 'gt_sem_seg'
-
-
-class ModuleRecorder:
-    """Keeps the latest input (``io='input'``: the first positional input) or output of a module.
-
-    Args:
-        model (nn.Module): the model that holds the module.
-        name (str): the module's name in ``model.named_modules()``, e.g. 'decode_head.conv_seg'.
-        io (str): 'input' or 'output'.
-        key (str): the config key, for error messages.
-    """
-
-    def __init__(self, model: nn.Module, name: str, io: str, key: str):
-        modules = dict(model.named_modules())
-        if name not in modules:
-            close = difflib.get_close_matches(name, list(modules), n=5, cutoff=0.5)
-            raise ValueError(f'{key}: no module named {name!r}; close matches: {close}')
-        if io not in ('input', 'output'):
-            raise ValueError(f"{key}.io must be 'input' or 'output', got {io!r}")
-        self.io = io
-        self.data: Optional[torch.Tensor] = None
-        modules[name].register_forward_hook(self._hook)
-
-    def _hook(self, module, inputs, output):
-        self.data = inputs[0] if self.io == 'input' else output
 
 
 def load_teacher_checkpoint(teacher: nn.Module, path: str) -> None:

@@ -1,0 +1,3 @@
+from .lmcl_branches import AuxiliaryBranches, StageAggregator
+
+__all__ = ['AuxiliaryBranches', 'StageAggregator']

@@ -1,0 +1,179 @@
+"""mcl_mm.MCLCohort: cohorts of segmentors and detectors (and classifiers, layer-wise), member
+validation, member export, and tiny runs through the tools."""
+import copy
+import json
+import re
+
+import pytest
+import torch
+from conftest import REPO, run_tool
+from mmengine.config import Config
+from mmengine.registry import MODELS, DefaultScope
+from mmengine.structures import PixelData
+
+SEG_COHORT = 'configs/mcl/deeplabv3-r18-w32x2_synthetic-cityscapes.py'
+SEG_MEMBER = 'configs/baselines/deeplabv3_r18-w32_synthetic-cityscapes.py'
+DET_COHORT = 'configs/mcl/retinanet_r18-fpnx2_synthetic-coco.py'
+
+
+def _build(model_cfg, scope='mmseg'):
+    import mcl_mm  # noqa: F401
+    with DefaultScope.overwrite_default_scope(scope):
+        return MODELS.build(model_cfg)
+
+
+def _seg_model_cfg(**overrides):
+    cfg = Config.fromfile(str(REPO / SEG_COHORT)).model
+    cfg.update(overrides)
+    return cfg
+
+
+def _seg_batch(model, b=2, h=64, w=64, num_classes=19, seed=0):
+    from mmseg.structures import SegDataSample
+    g = torch.Generator().manual_seed(seed)
+    inputs = torch.randn(b, 3, h, w, generator=g)
+    samples = []
+    for _ in range(b):
+        s = SegDataSample(metainfo=dict(img_shape=(h, w), ori_shape=(h, w), pad_shape=(h, w)))
+        label = torch.randint(0, num_classes, (1, h, w), generator=g)
+        label[:, :4] = 255
+        s.gt_sem_seg = PixelData(data=label)
+        samples.append(s)
+    return inputs, samples
+
+
+def test_seg_cohort_losses_and_gradients():
+    model = _build(_seg_model_cfg()).train()
+    inputs, samples = _seg_batch(model)
+    losses = model(inputs, samples, mode='loss')
+    for k in (0, 1):
+        assert f'm{k}.decode.loss_ce' in losses and f'm{k}.aux.loss_ce' in losses
+    for name in ('loss_vcl', 'loss_soft_vcl', 'loss_icl', 'loss_soft_icl', 'loss_mutual_kd'):
+        assert torch.isfinite(losses[name]) and losses[name] > 0, name
+    # the MCL terms alone reach both members' heads and the projection heads
+    mcl = losses['loss_icl'] + losses['loss_soft_icl']
+    model.zero_grad()
+    mcl.backward()
+    for k in (0, 1):
+        grad = model.members[k].decode_head.bottleneck.conv.weight.grad
+        assert grad is not None and grad.abs().sum() > 0, k
+    assert any(p.grad is not None and p.grad.abs().sum() > 0
+               for p in model.mcl_loss.parameters())
+    # recorded tensors are released after the step
+    assert all(r.data is None for r in model.embed_recorders + model.logit_recorders)
+
+
+def test_three_member_heterogeneous_cohort():
+    wide = dict(cfg_path=str(REPO / 'configs/baselines/deeplabv3_r18_synthetic-cityscapes.py'))
+    narrow = dict(cfg_path=str(REPO / SEG_MEMBER))
+    cfg = _seg_model_cfg(members=[narrow, wide, narrow])
+    cfg.mcl_loss['in_channels'] = [64, 128, 64]
+    model = _build(cfg).train()
+    losses = model(*_seg_batch(model), mode='loss')
+    assert {f'm{k}.decode.loss_ce' for k in range(3)} <= set(losses)
+    assert all(torch.isfinite(losses[n]) for n in ('loss_vcl', 'loss_icl', 'loss_soft_icl'))
+    # wrong channel count for the heterogeneous member: the loss says which and what
+    cfg.mcl_loss['in_channels'] = [64, 64, 64]
+    model = _build(cfg).train()
+    with pytest.raises(ValueError, match='member 1'):
+        model(*_seg_batch(model), mode='loss')
+
+
+def test_cohort_config_errors():
+    with pytest.raises(ValueError, match='model.members: an MCL cohort needs at least 2'):
+        _build(_seg_model_cfg(members=[dict(cfg_path=str(REPO / SEG_MEMBER))]))
+    with pytest.raises(ValueError, match=r"model.embeddings\[0\]: no module named "
+                                         r"'decode_head.conv_sge'; close matches"):
+        _build(_seg_model_cfg(embeddings=dict(module='decode_head.conv_sge', io='input')))
+    with pytest.raises(ValueError, match='model.level'):
+        _build(_seg_model_cfg(level='pixels'))
+    with pytest.raises(ValueError, match='model.logits must name'):
+        _build(_seg_model_cfg(logits=None))
+
+
+def test_predict_all_and_member_metric():
+    """Every member predicts; MemberMetric scores each with a copy of the stock metric."""
+    from mmengine.evaluator import Evaluator
+    model = _build(_seg_model_cfg()).eval()
+    inputs, samples = _seg_batch(model, b=2)
+    with torch.no_grad():
+        out = model(inputs, copy.deepcopy(samples), mode='predict')
+        alone = [model.members[k](inputs, copy.deepcopy(samples), mode='predict')
+                 for k in (0, 1)]
+    assert len(out) == 2 and len(out[0].member_samples) == 2
+    for k in (0, 1):
+        assert torch.equal(out[0].member_samples[k].pred_sem_seg.data,
+                           alone[k][0].pred_sem_seg.data)
+    # different members predict differently (independent initialisation)
+    assert not torch.equal(alone[0][0].seg_logits.data, alone[1][0].seg_logits.data)
+
+    import mcl_mm  # noqa: F401
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        evaluator = Evaluator(dict(type='mcl_mm.MemberMetric',
+                                   metric=dict(type='IoUMetric', iou_metrics=['mIoU'])))
+        evaluator.dataset_meta = dict(classes=[str(i) for i in range(19)])
+        evaluator.process(out)
+        metrics = evaluator.evaluate(2)
+        single = []
+        for k in (0, 1):
+            ev = Evaluator(dict(type='IoUMetric', iou_metrics=['mIoU']))
+            ev.dataset_meta = dict(classes=[str(i) for i in range(19)])
+            ev.process(alone[k])
+            single.append(ev.evaluate(2)['mIoU'])
+    assert metrics['m0/mIoU'] == single[0] and metrics['m1/mIoU'] == single[1]
+
+    model.predict_member = 1
+    with torch.no_grad():
+        one = model(inputs, copy.deepcopy(samples), mode='predict')
+    assert torch.equal(one[0].pred_sem_seg.data, alone[1][0].pred_sem_seg.data)
+
+
+def _scalars(work):
+    return [json.loads(line) for f in sorted(work.glob('*/vis_data/scalars.json'))
+            for line in f.read_text().splitlines()]
+
+
+@pytest.mark.slow
+def test_seg_cohort_train_test_export(synthetic_data, tmp_path):
+    """tools/train.py -> tools/test.py scores both members; member 1 exported alone scores the
+    same in its stock mmseg config."""
+    data = synthetic_data('cityscapes')
+    roots = [f'{s}_dataloader.dataset.data_root={data}' for s in ('train', 'val', 'test')]
+    short = ['train_cfg.max_iters=4', 'train_cfg.val_interval=4',
+             'default_hooks.checkpoint.interval=4', 'train_dataloader.batch_size=2',
+             'default_hooks.logger.interval=1']
+    work = tmp_path / 'cohort'
+    log = run_tool('tools/train.py', SEG_COHORT, '--work-dir', str(work), '--cfg-options',
+                   *roots, *short)
+    for name in ('m0.decode.loss_ce', 'm1.decode.loss_ce', 'loss_vcl', 'loss_soft_vcl',
+                 'loss_icl', 'loss_soft_icl', 'loss_mutual_kd'):
+        assert re.search(rf'{re.escape(name)}: \d', log), name
+    assert (work / 'iter_4.pth').exists()
+    assert list(work.glob('best_m0_mIoU_iter_4.pth'))
+    log = run_tool('tools/test.py', SEG_COHORT, str(work / 'iter_4.pth'), '--work-dir',
+                   str(tmp_path / 'test'), '--cfg-options', *roots)
+    m1 = re.findall(r'm1/mIoU: (\d+\.\d+)', log)[-1]
+    assert re.findall(r'm0/mIoU: (\d+\.\d+)', log)
+    run_tool('tools/model_converters/cohort_member.py', str(work / 'iter_4.pth'),
+             str(tmp_path / 'member1.pth'), '--member', '1')
+    state = torch.load(tmp_path / 'member1.pth')['state_dict']
+    assert not [k for k in state if 'mcl_loss' in k or k.startswith('members.')]
+    log = run_tool('tools/test.py', SEG_MEMBER, str(tmp_path / 'member1.pth'), '--work-dir',
+                   str(tmp_path / 'test_member'), '--cfg-options', *roots)
+    assert re.findall(r'mIoU: (\d+\.\d+)', log)[-1] == m1
+
+
+@pytest.mark.slow
+def test_det_cohort_train_and_test(synthetic_data, tmp_path):
+    data = synthetic_data('coco_det')
+    ann = f'{data}/annotations/instances_val2017.json'
+    opts = ['--cfg-options', *[f'{s}_dataloader.dataset.data_root={data}/'
+                               for s in ('train', 'val', 'test')],
+            f'val_evaluator.metric.ann_file={ann}', f'test_evaluator.metric.ann_file={ann}',
+            'train_cfg.max_epochs=1', 'train_cfg.val_interval=1',
+            'default_hooks.checkpoint.interval=1', 'default_hooks.logger.interval=1']
+    work = tmp_path / 'det'
+    log = run_tool('tools/train.py', DET_COHORT, '--work-dir', str(work), *opts)
+    for name in ('m0.loss_cls', 'm1.loss_bbox', 'loss_icl', 'loss_soft_icl'):
+        assert re.search(rf'{re.escape(name)}: \d', log), name
+    assert re.search(r'm0/coco/bbox_mAP: ', log) and re.search(r'm1/coco/bbox_mAP: ', log)
