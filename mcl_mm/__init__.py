@@ -1,7 +1,8 @@
 """mcl_mm: CIRKD, MCL and HSJP for MMSegmentation, MMDetection and MMPose configs.
 
 Importing the package (``custom_imports=dict(imports=['mcl_mm'])``) checks that mmcv has
-its compiled ops, lets torch's ``weights_only`` loader read mmengine checkpoints, and sets
+its compiled ops, lets torch's ``weights_only`` loader read mmengine checkpoints, makes
+mmengine write local files (checkpoints) atomically, and sets
 up the ``mcl_mm`` registry nodes; models, hooks and datasets are imported lazily on first
 use through the registries' ``locations``.
 """
@@ -27,8 +28,9 @@ def _check_mmcv_ops() -> None:
 _check_mmcv_ops()
 
 from . import registry  # noqa: E402
-from .engine.checkpoint import allow_mmengine_checkpoint_types  # noqa: E402
+from .engine.checkpoint import allow_mmengine_checkpoint_types, use_atomic_local_writes  # noqa: E402
 
 allow_mmengine_checkpoint_types()
+use_atomic_local_writes()
 
 __all__ = ['__version__', 'registry']

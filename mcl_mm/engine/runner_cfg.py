@@ -149,6 +149,9 @@ def build_runner(cfg: Config):
     """The default :class:`~mmengine.runner.Runner`, or ``cfg.runner_type`` from the registry."""
     from mmengine.registry import RUNNERS
     from mmengine.runner import Runner
+
+    from .checkpoint import check_resume_checkpoint
+    check_resume_checkpoint(cfg)
     if 'runner_type' not in cfg:
         return Runner.from_cfg(cfg)
     return RUNNERS.build(cfg)
