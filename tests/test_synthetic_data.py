@@ -84,6 +84,8 @@ def _expected_layout(fmt):
         if fmt == 'coco_pose':
             files |= {f'annotations/person_keypoints_{s}2017.json' for s in ('train', 'val')}
         return files
+    if fmt == 'cifar100':
+        return {f'cifar-100-python/{name}' for name in ('train', 'test', 'meta')}
     assert fmt == 'imagenet'
     return {'train/n01440764/n01440764_1.JPEG', 'train/n01443537/n01443537_1.JPEG',
             'train/n01484850/n01484850_1.JPEG', 'val/n01440764/ILSVRC2012_val_00000001.JPEG',
@@ -92,7 +94,7 @@ def _expected_layout(fmt):
 
 @pytest.mark.parametrize('fmt', list(syn.FORMATS))
 def test_layout_and_determinism(fmt, tmp_path):
-    size = (48, 64)
+    size = (32, 32) if fmt == 'cifar100' else (48, 64)  # CIFAR's size is fixed
     kw = dict(num_train=3, num_val=2, size=size)
     out = syn.FORMATS[fmt](str(tmp_path / 'a'), seed=0, **kw)
     assert out == str(tmp_path / 'a')
@@ -104,7 +106,8 @@ def test_layout_and_determinism(fmt, tmp_path):
     assert _files(syn.FORMATS[fmt](str(tmp_path / 'b'), seed=0, **kw)) == first
     other = _files(syn.FORMATS[fmt](str(tmp_path / 'c'), seed=1, **kw))
     assert set(other) == set(first)
-    assert all(other[n] != first[n] for n in first if n.endswith(('.png', '.jpg', '.JPEG')))
+    assert all(other[n] != first[n] for n in first
+               if n.endswith(('.png', '.jpg', '.JPEG', 'python/train', 'python/test')))
 
 
 def test_defaults_and_cli(tmp_path):
@@ -449,3 +452,21 @@ def test_imagenet_meta_and_classes(synthetic_data):
         assert {label.item() for _, label in samples[split]} == set(range(10))
     # learnable: the mean colour of the object names the class
     assert _nearest_mean_accuracy(samples['train'], samples['val']) > 0.8
+
+
+# -------------------------------------------------------------------------------- CIFAR-100
+def test_cifar100_classes_are_learnable(synthetic_data):
+    # the pickle layout and mcl_mm.CIFAR100Dataset are checked in tests/test_classifier.py
+    import pickle
+    root = synthetic_data('cifar100', num_train=40, num_val=20) / 'cifar-100-python'
+    samples = {}
+    for split in ('train', 'test'):
+        with open(root / split, 'rb') as f:
+            raw = pickle.load(f, encoding='bytes')
+        imgs = raw[b'data'].reshape(-1, 3, 32 * 32).transpose(0, 2, 1)[..., ::-1]  # BGR pixels
+        samples[split] = []
+        for img, label in zip(imgs.astype(np.float32), raw[b'fine_labels']):
+            obj = img[np.linalg.norm(img - syn.style_colour(0), axis=1) > 48]
+            samples[split].append((obj.mean(0).reshape(1, 1, 3), np.array([[label]])))
+        assert {label.item() for _, label in samples[split]} == set(syn.CIFAR100_USED_LABELS)
+    assert _nearest_mean_accuracy(samples['train'], samples['test']) > 0.8

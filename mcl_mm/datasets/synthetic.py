@@ -23,11 +23,19 @@ import functools
 import json
 import os
 import os.path as osp
+import pickle
 
 import cv2
 import numpy as np
 from PIL import Image
 from pycocotools import mask as mask_utils
+
+from .cifar import (
+    CIFAR100_CLASSES,
+    CIFAR100_COARSE_CLASSES,
+    CIFAR100_FINE_TO_COARSE,
+    CIFAR_BASE_FOLDER,
+)
 
 DEFAULT_SIZES = {
     'cityscapes': (128, 256),
@@ -36,6 +44,7 @@ DEFAULT_SIZES = {
     'coco_det': (128, 160),
     'coco_pose': (128, 160),
     'imagenet': (64, 64),
+    'cifar100': (32, 32),  # fixed by the format
 }
 DEFAULT_COUNTS = {  # (num_train, num_val) images
     'cityscapes': (24, 8),
@@ -44,6 +53,7 @@ DEFAULT_COUNTS = {  # (num_train, num_val) images
     'coco_det': (24, 8),
     'coco_pose': (24, 8),
     'imagenet': (50, 20),
+    'cifar100': (200, 100),  # (train, test)
 }
 SPLIT_KEYS = {'train': 0, 'val': 1, 'test': 2, 'aug': 3}
 JPEG_QUALITY = 95
@@ -95,6 +105,9 @@ IMAGENET_WNIDS = ('n01440764', 'n01443537', 'n01484850', 'n01491361', 'n01494475
                   'n01496331', 'n01498041', 'n01514668', 'n01514859', 'n01518878')
 IMAGENET_NAMES = ('tench', 'goldfish', 'great white shark', 'tiger shark', 'hammerhead',
                   'electric ray', 'stingray', 'cock', 'hen', 'ostrich')
+
+# CIFAR-100: ten of the 100 fine classes, spread over the label range (0, 11, ..., 99)
+CIFAR100_USED_LABELS = tuple(range(0, 100, 11))
 
 
 # ------------------------------------------------------------------------------ class styles
@@ -709,6 +722,98 @@ def make_imagenet(out_dir, num_train=None, num_val=None, size=None, seed=0):
     return out_dir
 
 
+# --------------------------------------------------------------------------------- CIFAR-100
+class Py2Pickler(pickle._Pickler):
+    """Protocol-2 pickler that writes ``bytes`` as Python 2 ``str`` (``SHORT_BINSTRING`` /
+    ``BINSTRING``) and numpy's ``numpy._core`` as ``numpy.core``, as the CIFAR release's
+    pickles (written by Python 2) hold them. So they load like the real files: with
+    ``encoding='bytes'`` (bytes keys) and with ``encoding='latin1'`` (str keys, as
+    torchvision and mmpretrain read them), in numpy 1 and 2."""
+    dispatch = pickle._Pickler.dispatch.copy()
+
+    def __init__(self, file):
+        super().__init__(file, protocol=2)
+
+    def save_py2_str(self, obj):
+        n = len(obj)
+        if n < 256:
+            self.write(pickle.SHORT_BINSTRING + bytes([n]) + obj)
+        else:
+            self.write(pickle.BINSTRING + n.to_bytes(4, 'little') + obj)
+        self.memoize(obj)
+
+    dispatch[bytes] = save_py2_str
+
+    def save_global(self, obj, name=None):
+        module = getattr(obj, '__module__', None) or ''
+        if not module.startswith('numpy._core'):
+            return super().save_global(obj, name)
+        name = name or obj.__qualname__
+        module = 'numpy.core' + module[len('numpy._core'):]
+        self.write(pickle.GLOBAL + f'{module}\n{name}\n'.encode())
+        self.memoize(obj)
+
+
+def write_py2_pickle(path, obj):
+    """Pickle ``obj`` with :class:`Py2Pickler` (dict keys and names given as bytes)."""
+    _makedirs_for(path)
+    with open(path, 'wb') as f:
+        Py2Pickler(f).dump(obj)
+
+
+def make_cifar100(out_dir, num_train=None, num_val=None, size=None, seed=0):
+    """CIFAR-100 python release (``cifar-100-python.tar.gz``), read by
+    ``mcl_mm.CIFAR100Dataset`` (and torchvision's / mmpretrain's ``CIFAR100``)::
+
+        cifar-100-python/train   {b'filenames', b'batch_label', b'fine_labels',
+                                  b'coarse_labels', b'data': (N, 3072) uint8}
+        cifar-100-python/test    the same; ``num_val`` images
+        cifar-100-python/meta    {b'fine_label_names': 100 names, b'coarse_label_names': 20}
+
+    pickled as Python 2 wrote them (:class:`Py2Pickler`). A row of ``data`` is the R, G and B
+    planes (1024 values each) of a 32x32 image. Image ``i`` has fine label
+    ``CIFAR100_USED_LABELS[i % 10]`` (ten classes spread over 0..99, with their real coarse
+    labels) and shows one object of style ``i % 10 + 1`` over a grey background, as
+    ``make_imagenet`` draws them. ``size`` must be 32x32, the format's.
+    """
+    num_train, num_val, size = _resolve('cifar100', num_train, num_val, size)
+    if size != (32, 32):
+        raise ValueError(f'CIFAR-100 images are 32x32, got size={size}')
+    h, w = size
+    folder = osp.join(out_dir, CIFAR_BASE_FOLDER)
+    for split, num, batch in (('train', num_train, b'training batch 1 of 1'),
+                              ('test', num_val, b'testing batch 1 of 1')):
+        rng = _split_rng(seed, split)
+        data = np.zeros((num, 3 * h * w), np.uint8)
+        fine, names = [], []
+        for i in range(num):
+            k = i % len(CIFAR100_USED_LABELS)
+            label = CIFAR100_USED_LABELS[k]
+            img = background(rng, size)
+            style = k + 1
+            radius = rng.uniform(0.22, 0.35) * min(h, w)
+            polygon = shape_polygon(style, w / 2 + rng.uniform(-0.15, 0.15) * w,
+                                    h / 2 + rng.uniform(-0.15, 0.15) * h, radius,
+                                    rng.uniform(-0.5, 0.5))
+            paint(img, polygon_mask(polygon, h, w), style, rng)
+            rgb = finish(img, rng)[..., ::-1]  # BGR -> RGB
+            data[i] = rgb.transpose(2, 0, 1).reshape(-1)
+            fine.append(label)
+            names.append(f'{CIFAR100_CLASSES[label]}_s_{i + 1:06d}.png'.encode())
+        write_py2_pickle(osp.join(folder, split), {
+            b'filenames': names,
+            b'batch_label': batch,
+            b'fine_labels': fine,
+            b'coarse_labels': [CIFAR100_FINE_TO_COARSE[label] for label in fine],
+            b'data': data,
+        })
+    write_py2_pickle(osp.join(folder, 'meta'), {
+        b'fine_label_names': [n.encode() for n in CIFAR100_CLASSES],
+        b'coarse_label_names': [n.encode() for n in CIFAR100_COARSE_CLASSES],
+    })
+    return out_dir
+
+
 FORMATS = {
     'cityscapes': make_cityscapes,
     'voc': make_voc,
@@ -716,4 +821,5 @@ FORMATS = {
     'coco_det': make_coco_det,
     'coco_pose': make_coco_pose,
     'imagenet': make_imagenet,
+    'cifar100': make_cifar100,
 }

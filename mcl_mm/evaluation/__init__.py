@@ -1,3 +1,2 @@
-from .member_metric import MemberMetric
-
-__all__ = ['MemberMetric']
+from .accuracy import Accuracy  # noqa: F401
+from .member_metric import MemberMetric  # noqa: F401

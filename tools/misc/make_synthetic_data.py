@@ -1,7 +1,8 @@
 """Make a small synthetic data set in the on-disk layout of a real one.
 
-    python tools/misc/make_synthetic_data.py {cityscapes,voc,camvid,coco_det,coco_pose,imagenet}
-        OUT_DIR [--num-train N] [--num-val M] [--size H W] [--seed S]
+    python tools/misc/make_synthetic_data.py
+        {cityscapes,voc,camvid,coco_det,coco_pose,imagenet,cifar100} OUT_DIR
+        [--num-train N] [--num-val M] [--size H W] [--seed S]
 
 Deterministic for a seed; the content (class-specific shapes, colours and textures; keypoints
 of drawn stick figures) is learnable in a few hundred CPU iterations. See
@@ -23,7 +24,8 @@ def parse_args():
     parser.add_argument('out_dir', help='the folder to write it to')
     parser.add_argument('--num-train', type=int, help='number of training images')
     parser.add_argument('--num-val', type=int,
-                        help='number of validation images (CamVid: also of test images)')
+                        help='number of validation images (CamVid: also of test images; '
+                        'CIFAR-100: of test images)')
     parser.add_argument('--size', type=int, nargs=2, metavar=('H', 'W'), help='image size')
     parser.add_argument('--seed', type=int, default=0, help='random seed (default: 0)')
     return parser.parse_args()

@@ -1,0 +1,1 @@
+from .cls_transforms import PackClsInputs, RandomCropPad, RandomResizedCrop, ResizeEdge  # noqa: F401

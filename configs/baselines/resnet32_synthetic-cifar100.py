@@ -1,0 +1,76 @@
+# CIFAR ResNet-32 image classifier (mcl_mm.ImageClassifier with mcl_mm.CIFARResNet: 3x3 stem,
+# three stages of 5 BasicBlocks with 16/32/64 channels), the CIFAR-100 recipe of the MCL code
+# (`main_cifar.py`: random 32x32 crop of the 4-pixel padded image and horizontal flip, CIFAR
+# mean/std, SGD with Nesterov momentum, weight decay 5e-4, cosine schedule, batches of pairs
+# of same-class images from `MPerClassSampler(m=2)`, here mcl_mm.ClassBalancedSampler),
+# trained from scratch on the synthetic CIFAR-100-format set
+# (`python tools/misc/make_synthetic_data.py cifar100 data/synthetic/cifar100`: the pickles
+# of cifar-100-python.tar.gz; 10 of the 100 classes are used, labels 0, 11, ..., 99).
+# Differences from the reference, for a 2-core CPU: 200 training images instead of 50000,
+# batch 32 instead of 128 and 30 epochs instead of 300 (lr 0.1 as there).
+_base_ = ['../_base_/mcl_mm_runtime.py']  # imports mcl_mm; RNGStateHook for exact resume
+default_scope = 'mmseg'
+
+model = dict(
+    type='mcl_mm.ImageClassifier',
+    data_preprocessor=dict(
+        type='ImgDataPreprocessor', mean=[129.304, 124.070, 112.434],
+        std=[68.170, 65.392, 70.418], bgr_to_rgb=True),
+    backbone=dict(type='mcl_mm.CIFARResNet', depth=32),
+    head=dict(num_classes=100, in_channels=64, loss_weight=1.0, topk=(1, 5)))
+
+data_root = 'data/synthetic/cifar100'
+dataset_type = 'mcl_mm.CIFAR100Dataset'
+train_pipeline = [
+    dict(type='mcl_mm.RandomCropPad', size=32, padding=4),
+    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
+    dict(type='mcl_mm.PackClsInputs'),
+]
+test_pipeline = [dict(type='mcl_mm.PackClsInputs')]
+train_dataloader = dict(
+    batch_size=32,
+    num_workers=2,
+    persistent_workers=True,
+    sampler=dict(type='mcl_mm.ClassBalancedSampler', samples_per_class=2),
+    dataset=dict(type=dataset_type, data_root=data_root, split='train',
+                 pipeline=train_pipeline))
+val_dataloader = dict(
+    batch_size=50,
+    num_workers=2,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(type=dataset_type, data_root=data_root, split='test',
+                 pipeline=test_pipeline))
+test_dataloader = val_dataloader
+val_evaluator = dict(type='mcl_mm.Accuracy', topk=(1, 5))
+test_evaluator = val_evaluator
+
+max_epochs = 30
+optim_wrapper = dict(
+    type='OptimWrapper',
+    optimizer=dict(type='SGD', lr=0.1, momentum=0.9, weight_decay=5e-4, nesterov=True))
+param_scheduler = [
+    dict(type='CosineAnnealingLR', T_max=max_epochs, eta_min=0, by_epoch=True, begin=0,
+         end=max_epochs)
+]
+train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=10)
+val_cfg = dict(type='ValLoop')
+test_cfg = dict(type='TestLoop')
+
+default_hooks = dict(
+    timer=dict(type='IterTimerHook'),
+    logger=dict(type='LoggerHook', interval=10),
+    param_scheduler=dict(type='ParamSchedulerHook'),
+    checkpoint=dict(type='CheckpointHook', interval=10, max_keep_ckpts=1),
+    sampler_seed=dict(type='DistSamplerSeedHook'))
+env_cfg = dict(
+    cudnn_benchmark=False,
+    mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
+    dist_cfg=dict(backend='nccl'))
+vis_backends = [dict(type='LocalVisBackend')]
+visualizer = dict(type='Visualizer', vis_backends=vis_backends, name='visualizer')
+log_processor = dict(by_epoch=True)
+log_level = 'INFO'
+load_from = None
+resume = False
+randomness = dict(seed=0)
