@@ -56,3 +56,53 @@ def test_distiller_config_builds_and_runs_a_step(path: Path):
     losses = model(inputs, samples, mode='loss')
     for key in ('loss_kd', 'loss_cirkd_batch', 'loss_cirkd_mem_pixel', 'loss_cirkd_mem_region'):
         assert torch.isfinite(losses[key]), key
+
+
+# by the naming convention, a field {member}x{N} names a cohort
+COHORTS = [p for p in CONFIGS if re.search(r'x\d+[_-]', p.name) and 'mcl' in p.parts]
+
+
+def _cohort_batch(model, scope):
+    """A 2-image batch of the members' task: labels for classifiers and segmentors, boxes for
+    detectors."""
+    from mmengine.structures import PixelData
+    member = model.members[0]
+    if scope == 'mmdet':
+        from mmdet.testing import demo_mm_inputs
+        packed = demo_mm_inputs(2, [[3, 64, 64]] * 2, num_classes=5)
+        data = model.data_preprocessor(packed, True)
+        return data['inputs'], data['data_samples']
+    inputs = torch.randn(2, 3, 64, 64)
+    samples = []
+    for i in range(2):
+        if scope == 'mmseg' and hasattr(member, 'decode_head'):
+            from mmseg.structures import SegDataSample
+            s = SegDataSample(metainfo=dict(img_shape=(64, 64), ori_shape=(64, 64)))
+            s.gt_sem_seg = PixelData(data=torch.randint(0, member.decode_head.num_classes,
+                                                        (1, 64, 64)))
+        else:
+            from mcl_mm.structures import ClsDataSample
+            s = ClsDataSample(metainfo=dict(sample_idx=i))
+            s.gt_label = torch.tensor([i % 2])
+        samples.append(s)
+    return inputs, samples
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('path', COHORTS, ids=lambda p: p.name)
+def test_cohort_config_builds_and_runs_a_step(path: Path):
+    """Recorders, channel counts and losses of every cohort config fit its members (no
+    ImageNet weights, memories shrunk to 64 slots, a 2 x 64 x 64 batch)."""
+    import mcl_mm  # noqa: F401
+    from mmengine.registry import MODELS, DefaultScope
+    cfg = Config.fromfile(str(path))
+    memory = cfg.model.mcl_loss.get('memory')
+    if memory:
+        memory.update(num_samples=64, neg_k=16)
+    with DefaultScope.overwrite_default_scope(cfg.default_scope):
+        model = MODELS.build(cfg.model).train()
+        losses = model(*_cohort_batch(model, cfg.default_scope), mode='loss')
+    assert len(model.members) >= 2
+    for key in ('loss_vcl', 'loss_soft_vcl', 'loss_icl', 'loss_soft_icl'):
+        assert torch.isfinite(losses[key]), key
+    assert any(k.startswith('m1.') for k in losses)

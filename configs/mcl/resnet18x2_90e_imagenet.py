@@ -1,0 +1,25 @@
+# MCL(x2) on ImageNet-1k: two ResNet-18 (resnet18_90e_imagenet.py, same recipe) trained online
+# together with the four MCL terms in their memory form, as the authors' main_imagenet.py:
+# tau 0.07, one momentum memory per member over the 1,281,167 training images (momentum 0.5),
+# the own slot plus 1 same-class slot as positives, 8192 negatives, weights VCL 0.1, soft VCL 1,
+# ICL 0.1, soft ICL 1. Paper: 69.76 -> 70.32 top-1 (each member). Validation scores both
+# members (m0/accuracy/top1, m1/...). The exported member-0 backbone is what the transfer
+# configs (faster-rcnn_r18-mcl_fpn_1x_coco.py, ...) load.
+_base_ = ['./resnet18_90e_imagenet.py', './_base_/mcl_cls.py']
+member = dict(cfg_path='{{fileDirname}}/resnet18_90e_imagenet.py')
+model = dict(
+    _delete_=True,
+    type='mcl_mm.MCLCohort',
+    members=[member, member],
+    level='image',
+    embeddings={{_base_.mcl_cls_embeddings}},
+    logits={{_base_.mcl_cls_logits}},
+    mcl_loss=dict(
+        type='mcl_mm.MCLLoss', in_channels=[512, 512], embed_dim=128, tau=0.07,
+        kd_temperature=3.0, loss_weights={{_base_.mcl_cls_loss_weights}},
+        memory=dict(num_samples=1281167, momentum=0.5, pos_k=1, neg_k=8192)),
+    predict_member='all')
+val_evaluator = dict(
+    _delete_=True, type='mcl_mm.MemberMetric', metric=dict(type='mcl_mm.Accuracy', topk=(1, 5)))
+test_evaluator = val_evaluator
+default_hooks = dict(checkpoint=dict(save_best='m0/accuracy/top1', rule='greater'))

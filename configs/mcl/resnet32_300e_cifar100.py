@@ -1,0 +1,50 @@
+# ResNet-32 (CIFAR variant: 3 stages of 16/32/64 channels) trained alone on CIFAR-100 at MCL's
+# CIFAR recipe (the authors' main_cifar.py: SGD lr 0.1 with Nesterov momentum 0.9, weight decay
+# 5e-4, batch 128 on one GPU, cosine schedule over 300 epochs, random crop with 4-pixel padding
+# and flip, 2 images per class in each batch): the member of resnet32x2_300e_cifar100.py and
+# its independent-training baseline. Paper: 70.91 top-1.
+# Data: the python version of CIFAR-100 (cifar-100-python.tar.gz, from
+# https://www.cs.toronto.edu/~kriz/cifar.html), extracted so that data/cifar100/cifar-100-python/
+# holds train, test and meta.
+_base_ = ['./_base_/cls_runtime.py']
+model = dict(
+    type='mcl_mm.ImageClassifier',
+    data_preprocessor=dict(
+        type='ImgDataPreprocessor', mean=[129.304, 124.070, 112.434],
+        std=[68.170, 65.392, 70.418], bgr_to_rgb=True),
+    backbone=dict(type='mcl_mm.CIFARResNet', depth=32),
+    head=dict(num_classes=100, in_channels=64, topk=(1, 5)))
+dataset_type = 'mcl_mm.CIFAR100Dataset'
+data_root = 'data/cifar100'
+train_dataloader = dict(
+    batch_size=128,
+    num_workers=8,
+    persistent_workers=True,
+    sampler=dict(type='mcl_mm.ClassBalancedSampler', samples_per_class=2),
+    dataset=dict(
+        type=dataset_type, data_root=data_root, split='train',
+        pipeline=[
+            dict(type='mcl_mm.RandomCropPad', size=32, padding=4),
+            dict(type='RandomFlip', prob=0.5, direction='horizontal'),
+            dict(type='mcl_mm.PackClsInputs')
+        ]))
+val_dataloader = dict(
+    batch_size=100,
+    num_workers=8,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(type=dataset_type, data_root=data_root, split='test',
+                 pipeline=[dict(type='mcl_mm.PackClsInputs')]))
+test_dataloader = val_dataloader
+val_evaluator = dict(type='mcl_mm.Accuracy', topk=(1, 5))
+test_evaluator = val_evaluator
+max_epochs = 300
+optim_wrapper = dict(
+    type='OptimWrapper',
+    optimizer=dict(type='SGD', lr=0.1, momentum=0.9, weight_decay=5e-4, nesterov=True))
+param_scheduler = [
+    dict(type='CosineAnnealingLR', T_max=max_epochs, eta_min=0, by_epoch=True, begin=0,
+         end=max_epochs)
+]
+train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=1)
+default_hooks = dict(logger=dict(interval=50))
