@@ -93,8 +93,9 @@ def _cohort_batch(model, scope):
 def test_cohort_config_builds_and_runs_a_step(path: Path):
     """Recorders, channel counts and losses of every cohort config fit its members (no
     ImageNet weights, memories shrunk to 64 slots, a 2 x 64 x 64 batch)."""
-    import mcl_mm  # noqa: F401
     from mmengine.registry import MODELS, DefaultScope
+
+    import mcl_mm  # noqa: F401
     cfg = Config.fromfile(str(path))
     memory = cfg.model.mcl_loss.get('memory')
     if memory:

@@ -160,6 +160,11 @@ def test_test_args_per_toolbox():
     seg = apply_test_args(Config.fromfile(str(REPO / SEG)), _args(out='o', tta=True))
     assert seg.model.type == 'SegTTAModel' and seg.test_evaluator.output_dir == 'o'
     assert seg.load_from == 'c.pth' and seg.train_dataloader is None
+    # mcl_mm models in the mmseg scope without an IoUMetric (classifier, cohort) dump a .pkl
+    for config in ('configs/baselines/resnet18_synthetic-imagenet.py',
+                   'configs/mcl/deeplabv3-r18-w32x2_synthetic-cityscapes.py'):
+        cfg = apply_test_args(Config.fromfile(str(REPO / config)), _args(out='r.pkl'))
+        assert cfg.test_evaluator[-1].type == 'DumpResults'
 
 
 def test_cpu_distributed_without_torchrun_env_is_untouched():

@@ -115,15 +115,18 @@ def _enable_tta(cfg: Config, scope: str) -> None:
 
 
 def _add_result_dump(cfg: Config, out: str, scope: str) -> None:
-    if scope == 'mmseg':  # as mmseg: a folder of predicted label maps
-        cfg.test_evaluator['output_dir'] = out
-        cfg.test_evaluator['keep_results'] = True
+    evaluator = cfg.test_evaluator
+    if isinstance(evaluator, dict) and evaluator.get('type') in ('IoUMetric', 'mmseg.IoUMetric'):
+        # as mmseg: a folder of predicted label maps
+        evaluator['output_dir'] = out
+        evaluator['keep_results'] = True
         return
+    # mmdet, mmpose, and mcl_mm models in the mmseg scope (classifiers, cohorts): raw results
     if not out.endswith(('.pkl', '.pickle')):
-        raise ValueError(f'--out for {scope} configs must be a .pkl file, got {out!r}')
+        raise ValueError(f'--out for this config must be a .pkl file (its test_evaluator is '
+                         f'not an IoUMetric), got {out!r}')
     dump = dict(type='mmdet.DumpDetResults' if scope == 'mmdet' else 'DumpResults',
                 out_file_path=out)
-    evaluator = cfg.test_evaluator
     cfg.test_evaluator = [*evaluator, dump] if isinstance(evaluator, list) else [evaluator, dump]
 
 
