@@ -260,3 +260,26 @@ def test_cls_cohort_two_gloo_processes_share_memories(synthetic_data, tmp_path):
     assert 'rank 1 of 2' in log
     labels = torch.load(work / 'epoch_1.pth')['state_dict']['mcl_loss.memory_labels']
     assert (labels[:20] >= 0).all()
+
+
+@pytest.mark.slow
+def test_cls_cohort_resume_is_exact(synthetic_data, tmp_path):
+    """2 epochs in one go == 1 epoch, stop, --resume for 1 more: same members, memories (with
+    their labels and the loss's generator) and logged losses."""
+    data = synthetic_data('imagenet', num_train=20, num_val=10)
+    opts = [*_cls_opts(data, epochs=2), 'default_hooks.checkpoint.interval=1',
+            'randomness.deterministic=True']
+    whole, split = tmp_path / 'whole', tmp_path / 'split'
+    run_tool('tools/train.py', CLS_COHORT, '--work-dir', str(whole), *opts)
+    run_tool('tools/train.py', CLS_COHORT, '--work-dir', str(split), *opts,
+             'train_cfg.max_epochs=1')
+    run_tool('tools/train.py', CLS_COHORT, '--work-dir', str(split), '--resume', *opts)
+    a = torch.load(whole / 'epoch_2.pth')['state_dict']
+    b = torch.load(split / 'epoch_2.pth')['state_dict']
+    assert 'mcl_loss.memory_1' in a and a.keys() == b.keys()
+    for key, value in a.items():
+        assert torch.equal(value, b[key]), key
+    rows_a = [r for r in _scalars(whole) if 'loss_icl' in r]
+    rows_b = [r for r in _scalars(split) if 'loss_icl' in r]
+    last = {k: v for k, v in rows_a[-1].items() if 'loss' in k}
+    assert last == {k: v for k, v in rows_b[-1].items() if 'loss' in k}
