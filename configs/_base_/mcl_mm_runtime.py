@@ -1,5 +1,14 @@
 # What every mcl_mm method config adds to its toolbox's runtime: import mcl_mm (its registry
-# nodes and checkpoint allow-list), and save/restore the random generators' states in
-# checkpoints so that `--resume` continues the interrupted run exactly (mcl_mm.RNGStateHook).
+# nodes, checkpoint allow-list and atomic checkpoint writes) and three hooks:
+# - mcl_mm.RNGStateHook saves/restores the random generators' states in checkpoints, so that
+#   `--resume` continues the interrupted run exactly;
+# - mcl_mm.ConsistencyCheckHook checks before training that the heads and losses ignore the
+#   same label value as the training set;
+# - mcl_mm.FiniteLossHook stops at the first NaN/Inf loss (naming it and the iteration) before
+#   it is saved, so the last checkpoint stays good.
 custom_imports = dict(imports=['mcl_mm'], allow_failed_imports=False)
-custom_hooks = [dict(type='mcl_mm.RNGStateHook')]
+custom_hooks = [
+    dict(type='mcl_mm.RNGStateHook'),
+    dict(type='mcl_mm.ConsistencyCheckHook'),
+    dict(type='mcl_mm.FiniteLossHook')
+]

@@ -1,0 +1,71 @@
+"""mcl_mm's runtime hooks: stop at a non-finite loss, check ignore_index consistency."""
+import re
+
+import pytest
+from conftest import run_tool
+
+import mcl_mm  # noqa: F401
+from mcl_mm.engine.hooks.consistency_check_hook import ignore_index_users
+
+CIRKD = 'configs/cirkd/deeplabv3_r18_to_r18-w32_synthetic-cityscapes.py'
+SEG_COHORT = 'configs/mcl/deeplabv3-r18-w32x2_synthetic-cityscapes.py'
+
+
+def _opts(data, iters=2, extra=()):
+    return ['--cfg-options', *[f'{s}_dataloader.dataset.data_root={data}'
+                               for s in ('train', 'val', 'test')],
+            f'train_cfg.max_iters={iters}', 'train_cfg.val_interval=100',
+            'default_hooks.checkpoint.interval=2', 'train_dataloader.batch_size=2',
+            'default_hooks.logger.interval=1', 'model.teacher_ckpt=None',
+            'model.random_teacher=True', *extra]
+
+
+@pytest.mark.slow
+def test_nan_loss_stops_with_its_name_and_keeps_the_last_good_checkpoint(synthetic_data,
+                                                                         tmp_path):
+    data = synthetic_data('cityscapes')
+    work = tmp_path / 'nan'
+    run_tool('tools/train.py', CIRKD, '--work-dir', str(work), *_opts(data))
+    good = (work / 'iter_2.pth').read_bytes()
+    with pytest.raises(AssertionError) as err:
+        run_tool('tools/train.py', CIRKD, '--work-dir', str(work), '--resume',
+                 *_opts(data, iters=4, extra=['model.distill_losses.loss_kd.loss_weight=nan']))
+    msg = str(err.value)
+    assert re.search(r'non-finite loss at iteration 3: .*loss_kd=nan', msg)
+    assert f'the last good checkpoint is {work / "iter_2.pth"}' in msg
+    assert not (work / 'iter_4.pth').exists()
+    assert (work / 'iter_2.pth').read_bytes() == good
+    assert (work / 'last_checkpoint').read_text().strip().endswith('iter_2.pth')
+
+
+def test_ignore_index_users_names_config_keys():
+    from mmengine.config import Config
+    from mmengine.registry import MODELS, DefaultScope
+    cfg = Config.fromfile(SEG_COHORT)
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        model = MODELS.build(cfg.model)
+    found = dict(ignore_index_users(model))
+    assert found['model.members.0.decode_head.ignore_index'] == 255
+    assert found['model.members.1.auxiliary_head.ignore_index'] == 255
+    assert found['model.mcl_loss.pixel_sampling.ignore_index'] == 255
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('config, option, key', [
+    (CIRKD, 'model.distill_losses.loss_cirkd_mem.ignore_index=0',
+     'model.distill_losses.loss_cirkd_mem.ignore_index=0'),
+    (SEG_COHORT, 'model.mcl_loss.pixel_sampling.ignore_index=0',
+     'model.mcl_loss.pixel_sampling.ignore_index=0'),
+])
+def test_ignore_index_mismatch_is_refused_before_training(synthetic_data, tmp_path, config,
+                                                          option, key):
+    data = synthetic_data('cityscapes')
+    opts = _opts(data, extra=[option])
+    if config == SEG_COHORT:
+        opts = [o for o in opts if 'teacher' not in o]
+    with pytest.raises(AssertionError) as err:
+        run_tool('tools/train.py', config, '--work-dir', str(tmp_path / 'w'), *opts)
+    msg = str(err.value)
+    assert 'ignore_index mismatch: train_dataloader.dataset (CityscapesDataset) marks ' \
+           'ignored pixels with 255' in msg and key in msg
+    assert not list((tmp_path / 'w').glob('iter_*.pth'))
