@@ -125,6 +125,14 @@ def test_teacher_checkpoint_errors_name_file_and_keys(tmp_path):
     pattern = r'(?s)t\.pth.*decode_head\.conv_seg\.bias.*extra\.weight'
     with pytest.raises(ValueError, match=pattern):
         _build(random_teacher=False, teacher_ckpt=str(path))
+    # unreadable: truncated, or not a checkpoint at all
+    torch.save(dict(state_dict=good.teacher.state_dict()), path)
+    path.write_bytes(path.read_bytes()[:100])
+    with pytest.raises(ValueError, match=r"model.teacher_ckpt '.*t\.pth' cannot be read"):
+        _build(random_teacher=False, teacher_ckpt=str(path))
+    torch.save([1, 2], path)
+    with pytest.raises(ValueError, match='holds a list, expected a state dict'):
+        _build(random_teacher=False, teacher_ckpt=str(path))
 
 
 def test_config_errors_name_the_key():

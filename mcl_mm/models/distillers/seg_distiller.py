@@ -28,7 +28,14 @@ def load_teacher_checkpoint(teacher: nn.Module, path: str) -> None:
             f'model.teacher_ckpt: no file {path!r}. Put the teacher checkpoint there (see the '
             'config header for where it comes from), or set model.teacher_ckpt=None and '
             'model.random_teacher=True to distil from a randomly initialised teacher (tests).')
-    ckpt = torch.load(path, map_location='cpu', weights_only=True)
+    try:
+        ckpt = torch.load(path, map_location='cpu', weights_only=True)
+    except Exception as e:
+        raise ValueError(f'model.teacher_ckpt {path!r} cannot be read as a checkpoint '
+                         f'({type(e).__name__}: {e})') from e
+    if not isinstance(ckpt, dict):
+        raise ValueError(f'model.teacher_ckpt {path!r} holds a {type(ckpt).__name__}, expected '
+                         'a state dict or a checkpoint with a state_dict')
     state = ckpt.get('state_dict', ckpt)
     state = {k[len('module.'):] if k.startswith('module.') else k: v for k, v in state.items()}
     expected = teacher.state_dict()
