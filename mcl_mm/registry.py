@@ -13,6 +13,7 @@ from mmengine.registry import DATA_SAMPLERS as MMENGINE_DATA_SAMPLERS
 from mmengine.registry import DATASETS as MMENGINE_DATASETS
 from mmengine.registry import HOOKS as MMENGINE_HOOKS
 from mmengine.registry import METRICS as MMENGINE_METRICS
+from mmengine.registry import MODEL_WRAPPERS as MMENGINE_MODEL_WRAPPERS
 from mmengine.registry import MODELS as MMENGINE_MODELS
 from mmengine.registry import TRANSFORMS as MMENGINE_TRANSFORMS
 from mmengine.registry import Registry
@@ -26,5 +27,7 @@ TRANSFORMS = Registry(
     'transform', parent=MMENGINE_TRANSFORMS, locations=['mcl_mm.datasets.transforms'])
 
 MODELS = Registry('model', parent=MMENGINE_MODELS, locations=['mcl_mm.models'])
+MODEL_WRAPPERS = Registry(
+    'model_wrapper', parent=MMENGINE_MODEL_WRAPPERS, locations=['mcl_mm.engine.cpu_sync_bn'])
 
 METRICS = Registry('metric', parent=MMENGINE_METRICS, locations=['mcl_mm.evaluation'])

@@ -4,7 +4,9 @@ mmengine 0.10.7's ``init_dist('pytorch')`` calls ``torch.cuda.set_device`` uncon
 which raises on a CPU-only torch, and its ``Runner.wrap_model`` passes
 ``device_ids=[LOCAL_RANK]`` to DDP, which DDP rejects for CPU modules. When no GPU is
 available we therefore initialise a ``gloo`` process group ourselves (mmengine skips its
-own set-up when a group already exists) and tell DDP to use no device ids.
+own set-up when a group already exists) and tell DDP to use no device ids. The model is
+wrapped by :class:`~mcl_mm.engine.cpu_sync_bn.CPUDistributedDataParallel`, which turns SyncBN
+(GPU-only in torch) into a batch norm synchronised over gloo.
 """
 import atexit
 import os
@@ -35,9 +37,12 @@ def setup_cpu_distributed(cfg: Config) -> bool:
             "use --launcher pytorch (tools/dist_train.sh) which runs on gloo.")
     cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})['backend'] = 'gloo'
     wrapper = cfg.get('model_wrapper_cfg') or dict(
-        type='MMDistributedDataParallel',
+        type='mcl_mm.CPUDistributedDataParallel',
         broadcast_buffers=False,
         find_unused_parameters=cfg.get('find_unused_parameters', False))
+    if wrapper.get('type') in (None, 'MMDistributedDataParallel'):
+        # SyncBN runs on GPUs only: this wrapper swaps it for a gloo-synchronised BN
+        wrapper['type'] = 'mcl_mm.CPUDistributedDataParallel'
     wrapper['device_ids'] = None
     cfg.model_wrapper_cfg = wrapper
     if torch_dist.is_initialized():
