@@ -18,7 +18,8 @@ def _mmengine_like_checkpoint():
     hub.update_scalar('train/loss', 1.5)
     hub.update_scalar('train/loss', np.float64(0.5))
     hub.update_info('iter', 3)
-    return dict(meta=dict(iter=3, seed=np.int64(7), dataset_meta=dict(classes=('a', 'b'))),
+    return dict(meta=dict(iter=3, seed=np.int64(7), dataset_meta=dict(
+        classes=('a', 'b'), skeleton=np.zeros((0, 2), dtype=np.int64))),
                 state_dict={'w': torch.ones(2)}, message_hub=hub.state_dict())
 
 

@@ -45,6 +45,7 @@ def _history_buffer_getattr(obj, name: str):
 MMENGINE_CHECKPOINT_TYPES = [
     HistoryBuffer,
     *_numpy_types(),
+    bytes,  # an empty numpy array (e.g. in dataset metainfo) pickles its data as bytes()
     (_history_buffer_getattr, '__builtin__.getattr'),  # pickle protocol 2 spelling
     (_history_buffer_getattr, 'builtins.getattr'),
 ]
