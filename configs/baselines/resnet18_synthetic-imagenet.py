@@ -11,8 +11,7 @@
 # (RandomResizedCrop 56, test: short edge 64 then centre crop 56, as 224/256), batch 16
 # with lr 0.05 and a cosine schedule of 15 epochs instead of batch 256 with lr 0.1 and 100
 # epochs with steps at 30/60/90.
-_base_ = ['../_base_/mcl_mm_runtime.py']  # imports mcl_mm; RNGStateHook for exact resume
-default_scope = 'mmseg'
+_base_ = ['../_base_/cls_runtime.py']  # scope, mcl_mm, hooks, loops, logging
 
 model = dict(
     type='mcl_mm.ImageClassifier',
@@ -63,23 +62,5 @@ param_scheduler = [
          end=max_epochs)
 ]
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=5)
-val_cfg = dict(type='ValLoop')
-test_cfg = dict(type='TestLoop')
-
 default_hooks = dict(
-    timer=dict(type='IterTimerHook'),
-    logger=dict(type='LoggerHook', interval=10),
-    param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', interval=5, max_keep_ckpts=1),
-    sampler_seed=dict(type='DistSamplerSeedHook'))
-env_cfg = dict(
-    cudnn_benchmark=False,
-    mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
-    dist_cfg=dict(backend='nccl'))
-vis_backends = [dict(type='LocalVisBackend')]
-visualizer = dict(type='Visualizer', vis_backends=vis_backends, name='visualizer')
-log_processor = dict(by_epoch=True)
-log_level = 'INFO'
-load_from = None
-resume = False
-randomness = dict(seed=0)
+    logger=dict(interval=10), checkpoint=dict(interval=5, max_keep_ckpts=1))

@@ -8,8 +8,7 @@
 # of cifar-100-python.tar.gz; 10 of the 100 classes are used, labels 0, 11, ..., 99).
 # Differences from the reference, for a 2-core CPU: 200 training images instead of 50000,
 # batch 32 instead of 128 and 30 epochs instead of 300 (lr 0.1 as there).
-_base_ = ['../_base_/mcl_mm_runtime.py']  # imports mcl_mm; RNGStateHook for exact resume
-default_scope = 'mmseg'
+_base_ = ['../_base_/cls_runtime.py']  # scope, mcl_mm, hooks, loops, logging
 
 model = dict(
     type='mcl_mm.ImageClassifier',
@@ -54,23 +53,5 @@ param_scheduler = [
          end=max_epochs)
 ]
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=10)
-val_cfg = dict(type='ValLoop')
-test_cfg = dict(type='TestLoop')
-
 default_hooks = dict(
-    timer=dict(type='IterTimerHook'),
-    logger=dict(type='LoggerHook', interval=10),
-    param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', interval=10, max_keep_ckpts=1),
-    sampler_seed=dict(type='DistSamplerSeedHook'))
-env_cfg = dict(
-    cudnn_benchmark=False,
-    mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
-    dist_cfg=dict(backend='nccl'))
-vis_backends = [dict(type='LocalVisBackend')]
-visualizer = dict(type='Visualizer', vis_backends=vis_backends, name='visualizer')
-log_processor = dict(by_epoch=True)
-log_level = 'INFO'
-load_from = None
-resume = False
-randomness = dict(seed=0)
+    logger=dict(interval=10), checkpoint=dict(interval=10, max_keep_ckpts=1))

@@ -6,7 +6,7 @@
 # Data: the python version of CIFAR-100 (cifar-100-python.tar.gz, from
 # https://www.cs.toronto.edu/~kriz/cifar.html), extracted so that data/cifar100/cifar-100-python/
 # holds train, test and meta.
-_base_ = ['./_base_/cls_runtime.py']
+_base_ = ['../_base_/cls_runtime.py']
 model = dict(
     type='mcl_mm.ImageClassifier',
     data_preprocessor=dict(

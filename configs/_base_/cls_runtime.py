@@ -1,7 +1,7 @@
 # Runtime of mcl_mm's classification configs (no toolbox ships one): mmseg scope (the backbone
 # is mmseg's ResNet, whose keys are mmdet's and torchvision's), mcl_mm imported with its
 # RNGStateHook, loops, hooks, logging.
-_base_ = ['../../_base_/mcl_mm_runtime.py']
+_base_ = ['./mcl_mm_runtime.py']
 default_scope = 'mmseg'
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
