@@ -38,7 +38,7 @@ def parse_args():
 def main():
     args = parse_args()
     cfg = apply_test_args(Config.fromfile(args.config), args)
-    runner = build_runner(cfg)
+    runner = build_runner(cfg, data_splits=('test', ))
     runner.test()
 
 

@@ -27,7 +27,7 @@ def parse_args():
 def main():
     args = parse_args()
     cfg = apply_train_args(Config.fromfile(args.config), args)
-    runner = build_runner(cfg)
+    runner = build_runner(cfg, data_splits=('train', 'val'))
     runner.train()
 
 

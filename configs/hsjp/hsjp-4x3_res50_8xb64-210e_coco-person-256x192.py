@@ -24,7 +24,8 @@ custom_hooks = [
     dict(type='SyncBuffersHook'),
     dict(type='mcl_mm.RNGStateHook'),
     dict(type='mcl_mm.ConsistencyCheckHook'),
-    dict(type='mcl_mm.FiniteLossHook')
+    dict(type='mcl_mm.FiniteLossHook'),
+    dict(type='mcl_mm.DatasetCheckHook')
 ]
 
 grid = (4, 3)  # (rows, cols); K = 12 pseudo-keypoints

@@ -9,6 +9,7 @@ import logging
 import os
 import os.path as osp
 from copy import deepcopy
+from typing import Optional, Sequence
 
 from mmengine.config import Config, ConfigDict, DictAction
 from mmengine.logging import print_log
@@ -148,13 +149,22 @@ def apply_test_args(cfg: Config, args) -> Config:
     return cfg
 
 
-def build_runner(cfg: Config):
-    """The default :class:`~mmengine.runner.Runner`, or ``cfg.runner_type`` from the registry."""
+def build_runner(cfg: Config, data_splits: Optional[Sequence[str]] = None):
+    """The default :class:`~mmengine.runner.Runner`, or ``cfg.runner_type`` from the registry.
+
+    Before building, the checkpoint ``--resume`` would load must be readable, and the data
+    roots, annotation files and image folders of ``data_splits`` (e.g. ``('train', 'val')``)
+    must exist and not be empty; each is a clear error naming the file or the config key.
+    """
     from mmengine.registry import RUNNERS
     from mmengine.runner import Runner
 
+    from mcl_mm.datasets.checks import check_data_roots
+
     from .checkpoint import check_resume_checkpoint
     check_resume_checkpoint(cfg)
+    if data_splits:
+        check_data_roots(cfg, splits=tuple(data_splits))
     if 'runner_type' not in cfg:
         return Runner.from_cfg(cfg)
     return RUNNERS.build(cfg)
