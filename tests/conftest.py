@@ -21,6 +21,16 @@ def pytest_sessionfinish(session, exitstatus):
         session.exitstatus = 5
 
 
+@pytest.fixture
+def one_thread():
+    """Tests on small tensors: one thread avoids OpenMP overhead (and contention)."""
+    import torch
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope='session')
 def synthetic_data(tmp_path_factory):
     """``synthetic_data(fmt, **kw)`` -> path of a synthetic data set, made once per session."""

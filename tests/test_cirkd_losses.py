@@ -12,14 +12,7 @@ from mcl_mm.models.losses import CIRKDMemoryLoss, CrossImagePixelLoss, PixelKDLo
 from mcl_mm.models.losses.cirkd_loss import _AnchorRelationKL, _CrossImageRelationKL, _last_writes
 from mcl_mm.registry import MODELS
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """These tensors are small: one thread avoids OpenMP overhead (and contention)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures('one_thread')  # small tensors
 
 
 # ---------------------------------------------------------------- naive reference semantics

@@ -17,13 +17,7 @@ KEYS = ('vcl', 'soft_vcl', 'icl', 'soft_icl')
 ONES = dict(vcl=1., soft_vcl=1., icl=1., soft_icl=1.)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """These tensors are small: one thread avoids OpenMP overhead (and contention)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures('one_thread')  # small tensors
 
 
 # ---------------------------------------------------------------- naive reference semantics
