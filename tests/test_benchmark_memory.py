@@ -133,6 +133,7 @@ def test_prepare_config_epoch_based(bench):
     checkpoint = cfg.default_hooks.checkpoint
     assert checkpoint.interval == 31 and not checkpoint.save_last
     assert cfg.train_dataloader.num_workers == 0
+    assert cfg.train_dataloader.sampler == dict(type='InfiniteSampler', shuffle=True, seed=None)
     assert bench.guess_format(cfg) == 'imagenet'
     assert any('CosineAnnealingLR' in n for n in notes)
 
@@ -141,10 +142,16 @@ def test_prepare_config_distiller_gets_random_teacher(bench):
     from mmengine.config import Config
     cfg = Config.fromfile(
         str(REPO / 'configs/cirkd/deeplabv3_r18_to_r18-w32_synthetic-cityscapes.py'))
-    cfg.model.teacher_ckpt = '/nonexistent/teacher.pth'
     cfg = bench.prepare_config(cfg, 30, [])
-    assert cfg.model.teacher_ckpt is None and cfg.model.random_teacher is True
     assert [s.type for s in cfg.param_scheduler] == ['PolyLR']  # iteration-based: kept
+    cfg.model.teacher_ckpt = '/nonexistent/teacher.pth'
+    notes = []
+    bench.check_teacher(cfg, notes)
+    assert cfg.model.teacher_ckpt is None and cfg.model.random_teacher is True
+    assert notes == ["teacher checkpoint '/nonexistent/teacher.pth' not found: random teacher"]
+    notes.clear()
+    bench.check_teacher(cfg, notes)  # as after --cfg-options model.teacher_ckpt=None ...
+    assert notes == ['random teacher']
     assert bench.guess_format(cfg) == 'cityscapes'
 
 

@@ -12,7 +12,9 @@ measurement (printed at start):
   epoch-based config is converted; its ``by_epoch=True`` schedulers are dropped, so the LR
   stays where the iteration-based ones leave it: constant for a config that has none);
 * checkpoints off (no interval hit, no last/best checkpoint), logging every ``--iters``
-  iterations, ``num_workers=0`` (everything in this process, so its RSS is the whole run);
+  iterations, ``num_workers=0`` (everything in this process, so its RSS is the whole run),
+  and a ``DefaultSampler`` becomes an ``InfiniteSampler`` (mmengine's iteration-based loop
+  pauses 2 s whenever a finite sampler runs out, which would dominate the wall time);
 * a distiller whose ``teacher_ckpt`` file is missing gets a random teacher (memory does not
   depend on the weights);
 * with no ``--data-root``, the synthetic set of the config's dataset type (or ``--format``) is
@@ -327,17 +329,34 @@ def prepare_config(cfg: Config, iters: int, notes: List[str]) -> Config:
     notes.append(f'checkpoints off, logging every {iters} iterations')
 
     loader = cfg.train_dataloader
+    sampler = loader.get('sampler') or {}
+    if str(sampler.get('type', '')).split('.')[-1] == 'DefaultSampler':
+        # mmengine's iteration-based loop sleeps 2 s each time a finite sampler runs out
+        loader['sampler'] = ConfigDict(type='InfiniteSampler',
+                                       shuffle=sampler.get('shuffle', True),
+                                       seed=sampler.get('seed', None))
+        notes.append('DefaultSampler -> InfiniteSampler (no 2 s restart pause per epoch)')
     loader['num_workers'] = 0
     loader['persistent_workers'] = False
     notes.append(f'train batch {loader.get("batch_size")}, num_workers=0')
+    return cfg
 
+
+def check_teacher(cfg: Config, notes: List[str]) -> Config:
+    """A distiller whose ``teacher_ckpt`` is not a file gets a random teacher (after
+    ``--cfg-options``, which may set either)."""
     model = cfg.model
-    if 'teacher_ckpt' in model:
-        ckpt = model.get('teacher_ckpt')
-        if ckpt is None or not osp.isfile(ckpt):
-            model['teacher_ckpt'] = None
-            model['random_teacher'] = True
-            notes.append(f'teacher checkpoint {ckpt!r} not found: random teacher')
+    if 'teacher_ckpt' not in model:
+        return cfg
+    ckpt = model.get('teacher_ckpt')
+    if ckpt is not None and osp.isfile(ckpt):
+        notes.append(f'teacher checkpoint {ckpt!r} loaded')
+    elif ckpt is None and model.get('random_teacher', False):
+        notes.append('random teacher')
+    else:
+        model['teacher_ckpt'] = None
+        model['random_teacher'] = True
+        notes.append(f'teacher checkpoint {ckpt!r} not found: random teacher')
     return cfg
 
 
@@ -402,6 +421,7 @@ def main(argv=None) -> int:
         config=args.config, work_dir=osp.join(tmp.name, 'work_dir'), resume=False, amp=False,
         cfg_options=args.cfg_options, launcher='none')
     cfg = apply_train_args(cfg, train_args)  # as tools/train.py; --cfg-options last
+    check_teacher(cfg, notes)
 
     runner = build_runner(cfg)
     sampler = MemorySampler(args.every, extra=(args.warmup, ),
