@@ -11,7 +11,8 @@
 # (RandomResizedCrop 56, test: short edge 64 then centre crop 56, as 224/256), batch 16
 # with lr 0.05 and a cosine schedule of 15 epochs instead of batch 256 with lr 0.1 and 100
 # epochs with steps at 30/60/90.
-_base_ = ['../_base_/cls_runtime.py']  # scope, mcl_mm, hooks, loops, logging
+# data as configs/_base_/datasets/imagenet_bs32.py; runtime: scope, mcl_mm, hooks, loops, logging
+_base_ = ['../_base_/datasets/imagenet_bs32.py', '../_base_/cls_runtime.py']
 
 model = dict(
     type='mcl_mm.ImageClassifier',
@@ -22,7 +23,6 @@ model = dict(
     head=dict(num_classes=10, in_channels=512, loss_weight=1.0, topk=(1, 5)))
 
 data_root = 'data/synthetic/imagenet'
-dataset_type = 'mcl_mm.ImageNetDataset'
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='mcl_mm.RandomResizedCrop', scale=56),
@@ -36,22 +36,10 @@ test_pipeline = [
     dict(type='mcl_mm.PackClsInputs'),
 ]
 train_dataloader = dict(
-    batch_size=16,
-    num_workers=2,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
-    dataset=dict(type=dataset_type, data_root=data_root, ann_file='meta/train.txt',
-                 data_prefix=dict(img_path='train'), pipeline=train_pipeline))
+    batch_size=16, num_workers=2, dataset=dict(data_root=data_root, pipeline=train_pipeline))
 val_dataloader = dict(
-    batch_size=16,
-    num_workers=2,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(type=dataset_type, data_root=data_root, ann_file='meta/val.txt',
-                 data_prefix=dict(img_path='val'), pipeline=test_pipeline))
+    batch_size=16, num_workers=2, dataset=dict(data_root=data_root, pipeline=test_pipeline))
 test_dataloader = val_dataloader
-val_evaluator = dict(type='mcl_mm.Accuracy', topk=(1, 5))
-test_evaluator = val_evaluator
 
 max_epochs = 15
 optim_wrapper = dict(

@@ -8,7 +8,8 @@
 # of cifar-100-python.tar.gz; 10 of the 100 classes are used, labels 0, 11, ..., 99).
 # Differences from the reference, for a 2-core CPU: 200 training images instead of 50000,
 # batch 32 instead of 128 and 30 epochs instead of 300 (lr 0.1 as there).
-_base_ = ['../_base_/cls_runtime.py']  # scope, mcl_mm, hooks, loops, logging
+# data as configs/_base_/datasets/cifar100_bs128.py; runtime: scope, mcl_mm, hooks, loops, logging
+_base_ = ['../_base_/datasets/cifar100_bs128.py', '../_base_/cls_runtime.py']
 
 model = dict(
     type='mcl_mm.ImageClassifier',
@@ -19,30 +20,9 @@ model = dict(
     head=dict(num_classes=100, in_channels=64, loss_weight=1.0, topk=(1, 5)))
 
 data_root = 'data/synthetic/cifar100'
-dataset_type = 'mcl_mm.CIFAR100Dataset'
-train_pipeline = [
-    dict(type='mcl_mm.RandomCropPad', size=32, padding=4),
-    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
-    dict(type='mcl_mm.PackClsInputs'),
-]
-test_pipeline = [dict(type='mcl_mm.PackClsInputs')]
-train_dataloader = dict(
-    batch_size=32,
-    num_workers=2,
-    persistent_workers=True,
-    sampler=dict(type='mcl_mm.ClassBalancedSampler', samples_per_class=2),
-    dataset=dict(type=dataset_type, data_root=data_root, split='train',
-                 pipeline=train_pipeline))
-val_dataloader = dict(
-    batch_size=50,
-    num_workers=2,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(type=dataset_type, data_root=data_root, split='test',
-                 pipeline=test_pipeline))
+train_dataloader = dict(batch_size=32, num_workers=2, dataset=dict(data_root=data_root))
+val_dataloader = dict(batch_size=50, num_workers=2, dataset=dict(data_root=data_root))
 test_dataloader = val_dataloader
-val_evaluator = dict(type='mcl_mm.Accuracy', topk=(1, 5))
-test_evaluator = val_evaluator
 
 max_epochs = 30
 optim_wrapper = dict(

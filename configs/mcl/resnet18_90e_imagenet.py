@@ -2,7 +2,7 @@
 # 0.1 with Nesterov momentum 0.9, weight decay 1e-4, batch 256 = 8 GPUs x 32, 90 epochs, lr
 # x0.1 at epochs 30 and 60), from scratch: the member of resnet18x2_90e_imagenet.py and its
 # independent-training baseline. Paper: 69.76 top-1.
-_base_ = ['./_base_/imagenet_bs32.py', '../_base_/cls_runtime.py']
+_base_ = ['../_base_/datasets/imagenet_bs32.py', '../_base_/cls_runtime.py']
 model = dict(
     type='mcl_mm.ImageClassifier',
     data_preprocessor=dict(

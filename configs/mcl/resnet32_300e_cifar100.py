@@ -6,7 +6,7 @@
 # Data: the python version of CIFAR-100 (cifar-100-python.tar.gz, from
 # https://www.cs.toronto.edu/~kriz/cifar.html), extracted so that data/cifar100/cifar-100-python/
 # holds train, test and meta.
-_base_ = ['../_base_/cls_runtime.py']
+_base_ = ['../_base_/datasets/cifar100_bs128.py', '../_base_/cls_runtime.py']
 model = dict(
     type='mcl_mm.ImageClassifier',
     data_preprocessor=dict(
@@ -14,30 +14,6 @@ model = dict(
         std=[68.170, 65.392, 70.418], bgr_to_rgb=True),
     backbone=dict(type='mcl_mm.CIFARResNet', depth=32),
     head=dict(num_classes=100, in_channels=64, topk=(1, 5)))
-dataset_type = 'mcl_mm.CIFAR100Dataset'
-data_root = 'data/cifar100'
-train_dataloader = dict(
-    batch_size=128,
-    num_workers=8,
-    persistent_workers=True,
-    sampler=dict(type='mcl_mm.ClassBalancedSampler', samples_per_class=2),
-    dataset=dict(
-        type=dataset_type, data_root=data_root, split='train',
-        pipeline=[
-            dict(type='mcl_mm.RandomCropPad', size=32, padding=4),
-            dict(type='RandomFlip', prob=0.5, direction='horizontal'),
-            dict(type='mcl_mm.PackClsInputs')
-        ]))
-val_dataloader = dict(
-    batch_size=100,
-    num_workers=8,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(type=dataset_type, data_root=data_root, split='test',
-                 pipeline=[dict(type='mcl_mm.PackClsInputs')]))
-test_dataloader = val_dataloader
-val_evaluator = dict(type='mcl_mm.Accuracy', topk=(1, 5))
-test_evaluator = val_evaluator
 max_epochs = 300
 optim_wrapper = dict(
     type='OptimWrapper',
