@@ -25,10 +25,10 @@ class ModelGroup(BaseModel):
     ``m{k}.<loss name>`` (e.g. ``m0.loss_ce``, ``m1.decode.loss_ce``) and summed by the
     optimizer wrapper. ``predict``/``test_step`` return member ``predict_member``'s
     predictions, so stock loops, metrics and visualisers treat the group like that member.
-    With ``predict_member='all'`` every member predicts (on its own copy of the data
-    samples); the returned samples are member 0's, and each carries all members' predicted
-    samples in ``member_samples`` (a list), which :class:`~mcl_mm.evaluation.MemberMetric`
-    scores member by member.
+    With ``predict_member='all'`` every member predicts (member 0 into the data samples,
+    the others into copies); the returned samples are member 0's, and each carries all
+    members' predicted samples in ``member_samples`` (a list), which
+    :class:`~mcl_mm.evaluation.MemberMetric` scores member by member.
 
     Args:
         members (list[dict]): model configs, at least one.
@@ -77,9 +77,13 @@ class ModelGroup(BaseModel):
         raise ValueError(f"Invalid mode {mode!r}: expected 'loss', 'predict' or 'tensor'")
 
     def predict_all(self, inputs: torch.Tensor, data_samples: Optional[list] = None) -> list:
-        """Every member's predictions: member 0's samples, each with ``member_samples``."""
-        per_member = [member(inputs, copy.deepcopy(data_samples), mode='predict')
-                      for member in self.members]
+        """Every member's predictions: member 0's samples, each with ``member_samples``.
+
+        Member 0 predicts into ``data_samples`` as a stock model does; the others into copies.
+        """
+        per_member = [member(inputs, data_samples if k == 0 else copy.deepcopy(data_samples),
+                             mode='predict')
+                      for k, member in enumerate(self.members)]
         results = []
         for i, sample in enumerate(per_member[0]):
             result = sample.new()  # shares the tensors; no cycle through member_samples

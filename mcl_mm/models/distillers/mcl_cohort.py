@@ -118,6 +118,7 @@ class MCLCohort(ModelGroup):
         self.mutual_kd = None if mutual_kd is None else MODELS.build(mutual_kd)
 
         self.layerwise = None
+        self.stage_recorders: List[List[ModuleRecorder]] = []
         if layerwise is not None:
             if level != 'image':
                 raise ValueError("model.layerwise works with level='image' classifier members")
@@ -130,7 +131,6 @@ class MCLCohort(ModelGroup):
                 raise ValueError(f'model.layerwise: unknown keys {sorted(layerwise)}')
             self.layerwise = nn.ModuleList()
             self.aggregators = nn.ModuleList()
-            self.stage_recorders = []
             for k, member in enumerate(self.members):
                 fc = dict(member.named_modules()).get(self.logit_cfgs[k]['module'])
                 if not isinstance(fc, nn.Linear):
@@ -217,7 +217,7 @@ class MCLCohort(ModelGroup):
 
     def _clear(self) -> None:
         recorders = self.embed_recorders + [r for r in self.logit_recorders if r is not None]
-        for recs in getattr(self, 'stage_recorders', []):
+        for recs in self.stage_recorders:
             recorders += recs
         for rec in recorders:
             rec.data = None
