@@ -54,11 +54,12 @@ def step(model, inputs, samples):
     s_total = sum(v for k, v in s_losses.items() if 'loss' in k)
     t1 = time.perf_counter()
     with torch.no_grad():
-        model.teacher(inputs, samples, mode='tensor')
+        model.teacher.encode_decode(inputs, [s.metainfo for s in samples])
     t2 = time.perf_counter()
-    records = model.recorded(samples)
+    padded = tuple(inputs.shape[-2:])
+    records = model.recorded(samples, dict(student=padded, teacher=padded))
     d_total = sum(model.distillation_losses(records).values())
-    feats = [v for v in records.values() if v.requires_grad]
+    feats = [v[0] for v in records.values() if v[0].requires_grad]
     params = [p for p in model.distill_losses.parameters() if p.requires_grad]
     grads = torch.autograd.grad(d_total, feats + params, retain_graph=True)
     t3 = time.perf_counter()
@@ -76,7 +77,7 @@ def main():
     parser.add_argument('--repeats', type=int, default=3)
     args = parser.parse_args()
     model = build(args.config)
-    h, w = args.size or model.data_preprocessor.size
+    h, w = args.size or model.student.data_preprocessor.size
     inputs, samples = batch(model, args.batch, h, w)
 
     step(model, inputs, samples)  # warm-up

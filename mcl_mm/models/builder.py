@@ -57,3 +57,15 @@ def resolve_model_cfg(cfg: Union[dict, ConfigDict], key: str = 'model') -> Confi
 def build_task_model(cfg: Union[dict, ConfigDict], key: str = 'model') -> BaseModel:
     """Build a stock model (see :func:`resolve_model_cfg` for the accepted forms)."""
     return MODELS.build(resolve_model_cfg(cfg, key))
+
+
+@MODELS.register_module(name='StockModel')
+def stock_model(cfg_path: str, **overrides) -> BaseModel:
+    """``dict(type='mcl_mm.StockModel', cfg_path=CONFIG, **overrides)``: the stock model of
+    another config (e.g. ``'mmpose::body_2d_keypoint/topdown_heatmap/coco/
+    td-hm_hrnet-w32_8xb64-210e_coco-256x192.py'``) with ``overrides`` merged in, built in that
+    config's scope. The result is the toolbox's own model class, so its checkpoints are stock
+    checkpoints; a method config that needs "any model of the toolbox, changed a little" (the
+    HSJP pretext: K pseudo-keypoints, no ImageNet initialisation) names its model this way and
+    a user swaps the architecture by changing ``cfg_path`` alone."""
+    return build_task_model(dict(cfg_path=cfg_path, **overrides), 'model')

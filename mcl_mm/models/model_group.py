@@ -1,42 +1,95 @@
 """A group of stock models trained side by side on the same batches."""
 import copy
-from typing import Optional, Sequence, Union
+from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
-from mmengine.model import BaseModel
-from torch import nn
+from mmengine.model import BaseModel, ModuleList
 
 from mcl_mm.registry import MODELS
 
-from .builder import build_task_model
+from .builder import resolve_model_cfg
+from .multi_model_preprocessor import PerModelBatch, composite_preprocessor
+
+_PLAIN = (bool, int, float, str, type(None))
+
+
+class MemberAttribute:
+    """``group.<name>`` for an attribute that every member has (``runner.model.bbox_head``
+    as toolbox hooks read it): writes and calls go to every member, reads of plain values
+    give the members' common value, reads of objects give a :class:`MemberAttribute` again.
+
+    So mmdet's ``YOLOXModeSwitchHook`` (``model.bbox_head.use_l1 = True``) switches every
+    member of a YOLOX cohort.
+    """
+
+    def __init__(self, name: str, values: list):
+        object.__setattr__(self, '_name', name)
+        object.__setattr__(self, '_values', values)
+
+    def __getattr__(self, attr: str):
+        if attr.startswith('__'):
+            raise AttributeError(attr)
+        return member_attribute(f'{self._name}.{attr}',
+                                [getattr(v, attr) for v in self._values])
+
+    def __setattr__(self, attr: str, value) -> None:
+        for v in self._values:
+            setattr(v, attr, value)
+
+    def __call__(self, *args, **kwargs):
+        results = [v(*args, **kwargs) for v in self._values]
+        return None if all(r is None for r in results) else results
+
+    def __repr__(self) -> str:
+        return f'MemberAttribute({self._name!r}, {len(self._values)} members)'
+
+
+def member_attribute(name: str, values: list):
+    """The members' common plain value, or a :class:`MemberAttribute` over objects."""
+    first = values[0]
+    if isinstance(first, _PLAIN):
+        if any(v != first for v in values[1:]):
+            # an AttributeError: ``hasattr(group, name)`` is False, the group has no one value
+            raise AttributeError(f'the members differ in {name} ({values}): read it from '
+                                 'model.members[k]')
+        return first
+    return MemberAttribute(name, values)
 
 
 @MODELS.register_module()
 class ModelGroup(BaseModel):
-    """N stock models (segmentors, detectors, pose estimators) trained independently.
+    """N stock models (segmentors, detectors, pose estimators, classifiers) trained
+    independently on the same batches.
 
     This is "independent training", the baseline that cohort methods such as MCL are
-    compared with, and the container the teacher-student and cohort models build on.
-    Members are stock models of the task toolbox, each given inline (built in the
-    config's ``default_scope``) or as ``dict(cfg_path='mmseg::...', **overrides)``.
+    compared with, and the container the cohort models build on. Members are stock models of
+    the task toolbox, each given inline (built in the config's ``default_scope``) or as
+    ``dict(cfg_path='mmseg::...', **overrides)``. Each member is initialised by its own
+    ``init_cfg`` (pretrained backbones, head priors) exactly as it would be alone.
 
-    The batch is preprocessed once, by ``data_preprocessor`` (default: the first member's
-    own data preprocessor); each member computes its stock losses, logged as
-    ``m{k}.<loss name>`` (e.g. ``m0.loss_ce``, ``m1.decode.loss_ce``) and summed by the
-    optimizer wrapper. ``predict``/``test_step`` return member ``predict_member``'s
+    Preprocessing: each member sees the batch through its own data preprocessor (members
+    with equal preprocessor configs share one pass; see
+    :mod:`mcl_mm.models.multi_model_preprocessor`). Each member computes its stock losses,
+    logged as ``m{k}.<loss name>`` (e.g. ``m0.loss_ce``, ``m1.decode.loss_ce``) and summed by
+    the optimizer wrapper. ``predict``/``test_step`` return member ``predict_member``'s
     predictions, so stock loops, metrics and visualisers treat the group like that member.
-    With ``predict_member='all'`` every member predicts (member 0 into the data samples,
-    the others into copies); the returned samples are member 0's, and each carries all
-    members' predicted samples in ``member_samples`` (a list), which
+    With ``predict_member='all'`` every member predicts (member 0 into the data samples, the
+    others into copies); the returned samples are member 0's, and each carries all members'
+    predicted samples in ``member_samples`` (a list), which
     :class:`~mcl_mm.evaluation.MemberMetric` scores member by member.
+
+    Attributes that are not the group's own but every member's (``bbox_head``,
+    ``set_epoch``) reach all members (:class:`MemberAttribute`), so toolbox hooks that reach
+    into the model work on a group.
 
     Args:
         members (list[dict]): model configs, at least one.
         predict_member (int | str): index of the member used for ``predict`` and ``tensor``
             modes, or ``'all'`` (``predict`` by every member, ``tensor`` by member 0).
-        data_preprocessor (dict, optional): overrides the first member's preprocessor.
-            Note that MMEngine's Runner fills it from the config's top-level
-            ``data_preprocessor`` (mmseg configs define one) when the model dict has none.
+        data_preprocessor (dict, optional): one preprocessor for all members; it must equal
+            each member's own (an error names the differing keys). MMEngine's Runner fills it
+            from the config's top-level ``data_preprocessor`` when the model dict has none:
+            set it to None to let each member use its own.
         init_cfg (dict, optional): MMEngine initialisation config.
     """
 
@@ -51,39 +104,69 @@ class ModelGroup(BaseModel):
                                             and 0 <= predict_member < len(members)):
             raise ValueError(f"model.predict_member={predict_member!r}: expected 'all' or a "
                              f'member index in [0, {len(members)})')
-        built = [build_task_model(m, f'model.members[{k}]') for k, m in enumerate(members)]
-        super().__init__(
-            data_preprocessor=data_preprocessor or built[0].data_preprocessor,
-            init_cfg=init_cfg)
-        self.members = nn.ModuleList(built)
+        keys = [f'model.members[{k}]' for k in range(len(members))]
+        cfgs = [resolve_model_cfg(m, key) for m, key in zip(members, keys)]
+        built = [MODELS.build(cfg) for cfg in cfgs]
+        preprocessor, per_member = composite_preprocessor(built, cfgs, keys, data_preprocessor)
+        super().__init__(data_preprocessor=preprocessor, init_cfg=init_cfg)
+        # mmengine's ModuleList: init_weights reaches every member's own init_cfg
+        self.members = ModuleList(built)
         self.predict_member = predict_member
+        self.per_member_preprocessing = per_member
+
+    def __getattr__(self, name: str):
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            members = self.__dict__.get('_modules', {}).get('members')
+            if members is None or name.startswith('__') or \
+                    not all(hasattr(m, name) for m in members):
+                raise
+            return member_attribute(name, [getattr(m, name) for m in members])
+
+    def member_batches(self, inputs, data_samples: Optional[list]) -> List[Tuple]:
+        """(inputs, data_samples) as each member sees them."""
+        if isinstance(inputs, PerModelBatch):
+            return list(zip(inputs.inputs, inputs.data_samples))
+        return [(inputs, data_samples)] * len(self.members)
+
+    @staticmethod
+    def padded_size(inputs) -> Tuple[int, int]:
+        """(H, W) of a preprocessed batch (a (B, C, H, W) tensor or a list of (C, H, W))."""
+        first = inputs[0] if isinstance(inputs, (list, tuple)) else inputs
+        return tuple(first.shape[-2:])
 
     def forward(self,
-                inputs: torch.Tensor,
+                inputs: Union[torch.Tensor, PerModelBatch],
                 data_samples: Optional[list] = None,
                 mode: str = 'tensor') -> Union[dict, list, torch.Tensor]:
-        """``inputs``: the preprocessed batch, e.g. (B, 3, H, W); ``mode``: loss/predict/tensor."""
+        """``inputs``: the preprocessed batch, e.g. (B, 3, H, W), or a :class:`PerModelBatch`
+        when members preprocess differently; ``mode``: loss/predict/tensor."""
+        batches = self.member_batches(inputs, data_samples)
         if mode == 'loss':
             losses = {}
-            for k, member in enumerate(self.members):
-                for name, value in member(inputs, data_samples, mode='loss').items():
+            for k, (member, batch) in enumerate(zip(self.members, batches)):
+                for name, value in member(*batch, mode='loss').items():
                     losses[f'm{k}.{name}'] = value
             return losses
         if mode == 'predict' and self.predict_member == 'all':
-            return self.predict_all(inputs, data_samples)
+            return self.predict_all(batches)
         if mode in ('predict', 'tensor'):
             k = 0 if self.predict_member == 'all' else self.predict_member
-            return self.members[k](inputs, data_samples, mode=mode)
+            return self.members[k](*batches[k], mode=mode)
         raise ValueError(f"Invalid mode {mode!r}: expected 'loss', 'predict' or 'tensor'")
 
-    def predict_all(self, inputs: torch.Tensor, data_samples: Optional[list] = None) -> list:
+    def predict_all(self, batches: List[Tuple]) -> list:
         """Every member's predictions: member 0's samples, each with ``member_samples``.
 
-        Member 0 predicts into ``data_samples`` as a stock model does; the others into copies.
+        Member 0 predicts into its data samples as a stock model does; the others into copies
+        (their own, when they preprocess differently).
         """
-        per_member = [member(inputs, data_samples if k == 0 else copy.deepcopy(data_samples),
-                             mode='predict')
-                      for k, member in enumerate(self.members)]
+        per_member = []
+        for k, (member, (inputs, samples)) in enumerate(zip(self.members, batches)):
+            if k > 0 and samples is batches[0][1]:
+                samples = copy.deepcopy(samples)
+            per_member.append(member(inputs, samples, mode='predict'))
         results = []
         for i, sample in enumerate(per_member[0]):
             result = sample.new()  # shares the tensors; no cycle through member_samples

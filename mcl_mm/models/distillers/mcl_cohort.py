@@ -15,6 +15,8 @@ from torch import Tensor, nn
 
 from mcl_mm.registry import MODELS
 
+from ..align import align_tensors, check_align, common_extent
+from ..errors import config_key, infer_channels
 from ..model_group import ModelGroup
 from ..necks import AuxiliaryBranches, StageAggregator
 from ..recorder import ModuleRecorder
@@ -30,42 +32,38 @@ def _per_member(cfg, n: int, key: str) -> List[dict]:
     return [dict(c) for c in cfg]
 
 
-def _select(record, index: Optional[int], key: str) -> Tensor:
-    if isinstance(record, (tuple, list)):
-        if index is None:
-            raise ValueError(f'{key}: the module returns {len(record)} tensors; set {key}.index')
-        record = record[index]
-    return record
-
-
 @MODELS.register_module()
 class MCLCohort(ModelGroup):
     """A cohort of N >= 2 stock models trained with mutual contrastive learning.
 
-    Members are mmseg segmentors, mmdet detectors or :class:`~mcl_mm.ImageClassifier` s,
-    homogeneous or not (see :class:`~mcl_mm.models.ModelGroup` for how they are given, how the
-    batch is preprocessed and how ``predict_member`` works). Each member's embedding is taken
-    by module name with a forward hook:
+    Members are mmseg segmentors, mmdet detectors or classifiers, homogeneous or not (see
+    :class:`~mcl_mm.models.ModelGroup` for how they are given, initialised and preprocessed,
+    and how ``predict_member`` works). Each member's embedding is recorded by module name
+    (:mod:`mcl_mm.models.recorder`: ``dict(module=NAME, io='output', index=None,
+    transform=None)``):
 
     * ``level='image'``: the recorded tensor, global-average pooled if it is (B, C, H, W), e.g.
       the last backbone stage ``dict(module='backbone', index=-1)``. Labels are the
       classifiers' ``gt_label``; detectors and segmentors are label-free (the positive of an
       anchor is the same image in the other member).
-    * ``level='pixel'`` (segmentors): the dense feature at 1/8 resolution, e.g.
+    * ``level='pixel'`` (segmentors): a dense head feature, e.g.
       ``dict(module='decode_head.conv_seg', io='input')``, with the batch's ``gt_sem_seg`` as
       labels; the loss samples a bounded number of pixels per class (``pixel_sampling``).
+      Members of different output strides or padding are brought onto one grid first
+      (``align``, :mod:`mcl_mm.models.align`), and so are their logits for ``mutual_kd``.
 
     Args:
         members (list[dict]): N >= 2 model configs.
-        embeddings (dict | list[dict]): recorder per member (or one for all):
-            ``dict(module=NAME, io='output'|'input', index=None)``.
+        embeddings (dict | list[dict]): recorder per member (or one for all).
         mcl_loss (dict): the :class:`~mcl_mm.models.losses.MCLLoss` config; its
-            ``in_channels`` are the members' embedding channels (one list per member for
-            ``layerwise``: one entry per stage view).
+            ``in_channels`` (the members' embedding channels; one list per member for
+            ``layerwise``: one entry per stage view) may be left out where every embedding
+            recorder names a convolution or linear layer.
         level (str): 'image' or 'pixel'.
         logits (dict | list[dict], optional): recorder of each member's logits (e.g.
-            ``dict(module='head.fc')``, ``dict(module='decode_head.conv_seg')``), needed by
-            ``mutual_kd`` and ``layerwise``.
+            ``dict(module='head.fc')``, ``dict(module='decode_head.conv_seg')``, or
+            ``dict(module='decode_head', transform='query_seg_logits')`` for a Mask2Former),
+            needed by ``mutual_kd`` and ``layerwise``.
         mutual_kd (dict, optional): a :class:`~mcl_mm.models.losses.MutualKDLoss` config:
             each member's logits toward the detached cohort mean, logged ``loss_mutual_kd``.
         layerwise (dict, optional): L-MCL for classifier members:
@@ -76,8 +74,10 @@ class MCLCohort(ModelGroup):
             aggregator fuses the stage logits (cross-entropy ``m{i}.loss_aux{s}``,
             ``m{i}.loss_agg``) and each member's final logits learn toward every member's
             detached aggregate (``loss_lmcl_kd``, KL at ``kd_temperature``).
+        align (str | int): grid of the dense embeddings and logits: 'smaller' (default),
+            'larger' or an output stride (see :mod:`mcl_mm.models.align`).
         predict_member (int | str): member used in ``predict``/``tensor`` modes, or 'all'.
-        data_preprocessor (dict, optional): default: the first member's.
+        data_preprocessor (dict, optional): see :class:`~mcl_mm.models.ModelGroup`.
         init_cfg (dict, optional): MMEngine initialisation config.
     """
 
@@ -89,6 +89,7 @@ class MCLCohort(ModelGroup):
                  logits: Union[None, dict, Sequence[dict]] = None,
                  mutual_kd: Optional[dict] = None,
                  layerwise: Optional[dict] = None,
+                 align: Union[str, int] = 'smaller',
                  predict_member: Union[int, str] = 0,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None):
@@ -98,89 +99,109 @@ class MCLCohort(ModelGroup):
         super().__init__(members, predict_member, data_preprocessor, init_cfg)
         if level not in ('image', 'pixel'):
             raise ValueError(f"model.level must be 'image' or 'pixel', got {level!r}")
+        check_align(align, 'model.align')
         self.level = level
+        self.align = align
         n = len(self.members)
 
-        self.embed_cfgs = _per_member(embeddings, n, 'model.embeddings')
         self.embed_recorders = [
-            ModuleRecorder(m, c['module'], c.get('io', 'output'), f'model.embeddings[{k}]')
-            for k, (m, c) in enumerate(zip(self.members, self.embed_cfgs))]
-        self.logit_cfgs = _per_member(logits, n, 'model.logits')
+            ModuleRecorder(m, c, f'model.embeddings[{k}]')
+            for k, (m, c) in enumerate(zip(self.members, _per_member(embeddings, n,
+                                                                     'model.embeddings')))]
         if (mutual_kd or layerwise) and logits is None:
             raise ValueError('model.logits must name each member\'s logits module (e.g. '
                              "dict(module='head.fc')) for model.mutual_kd / model.layerwise")
         self.logit_recorders = [
-            None if c is None else
-            ModuleRecorder(m, c['module'], c.get('io', 'output'), f'model.logits[{k}]')
-            for k, (m, c) in enumerate(zip(self.members, self.logit_cfgs))]
+            None if c is None else ModuleRecorder(m, c, f'model.logits[{k}]')
+            for k, (m, c) in enumerate(zip(self.members, _per_member(logits, n,
+                                                                     'model.logits')))]
 
-        self.mcl_loss = MODELS.build(mcl_loss)
-        self.mutual_kd = None if mutual_kd is None else MODELS.build(mutual_kd)
+        mcl_loss = dict(mcl_loss)
+        if layerwise is None:  # one view per member: its channels are the recorder's
+            given = mcl_loss.get('in_channels') or [None] * n
+            channels = {f'in_channels[{k}]': c for k, c in enumerate(given)}
+            for k, rec in enumerate(self.embed_recorders[:len(given)]):
+                infer_channels(channels, 'model.mcl_loss', f'in_channels[{k}]', rec)
+            mcl_loss['in_channels'] = [channels[f'in_channels[{k}]'] for k in range(len(given))]
+        with config_key('model.mcl_loss'):
+            self.mcl_loss = MODELS.build(mcl_loss)
+        with config_key('model.mutual_kd'):
+            self.mutual_kd = None if mutual_kd is None else MODELS.build(mutual_kd)
+        classes = [getattr(m, 'num_classes', None) for m in self.members]
+        if mutual_kd is not None and len({c for c in classes if c is not None}) > 1:
+            raise ValueError(f'model.mutual_kd distils logits between members that predict '
+                             f'the same classes; num_classes of model.members: {classes}')
 
         self.layerwise = None
         self.stage_recorders: List[List[ModuleRecorder]] = []
         if layerwise is not None:
-            if level != 'image':
-                raise ValueError("model.layerwise works with level='image' classifier members")
-            layerwise = dict(layerwise)
-            stages = list(layerwise.pop('stages'))
-            self.kd_temperature = layerwise.pop('kd_temperature', 3.0)
-            self.kd_weight = layerwise.pop('kd_weight', 1.0)
-            blocks = layerwise.pop('blocks_per_stage', 1)
-            if layerwise:
-                raise ValueError(f'model.layerwise: unknown keys {sorted(layerwise)}')
-            self.layerwise = nn.ModuleList()
-            self.aggregators = nn.ModuleList()
-            for k, member in enumerate(self.members):
-                fc = dict(member.named_modules()).get(self.logit_cfgs[k]['module'])
-                if not isinstance(fc, nn.Linear):
-                    raise ValueError(f'model.logits[{k}] must name the classifier\'s final '
-                                     'nn.Linear for model.layerwise')
-                branches = AuxiliaryBranches(member.backbone, stages, fc.out_features, blocks)
-                self.layerwise.append(branches)
-                self.aggregators.append(StageAggregator(branches.channels, len(stages)))
-                self.stage_recorders.append([
-                    ModuleRecorder(member, f'backbone.{s}', 'output',
-                                   f'model.layerwise.stages[{j}]')
-                    for j, s in enumerate(stages[:-1])])
+            self._build_layerwise(dict(layerwise), level)
 
-    def loss(self, inputs: Tensor, data_samples: list) -> Dict[str, Tensor]:
+    def _build_layerwise(self, layerwise: dict, level: str) -> None:
+        if level != 'image':
+            raise ValueError("model.layerwise works with level='image' classifier members")
+        stages = list(layerwise.pop('stages'))
+        self.kd_temperature = layerwise.pop('kd_temperature', 3.0)
+        self.kd_weight = layerwise.pop('kd_weight', 1.0)
+        blocks = layerwise.pop('blocks_per_stage', 1)
+        if layerwise:
+            raise ValueError(f'model.layerwise: unknown keys {sorted(layerwise)}')
+        self.layerwise = nn.ModuleList()
+        self.aggregators = nn.ModuleList()
+        for k, member in enumerate(self.members):
+            fc = self.logit_recorders[k].module
+            if not isinstance(fc, nn.Linear):
+                raise ValueError(f'model.logits[{k}] must name the classifier\'s final '
+                                 'nn.Linear for model.layerwise')
+            branches = AuxiliaryBranches(member.backbone, stages, fc.out_features, blocks)
+            self.layerwise.append(branches)
+            self.aggregators.append(StageAggregator(branches.channels, len(stages)))
+            self.stage_recorders.append([
+                ModuleRecorder(member, dict(module=f'backbone.{s}'),
+                               f'model.layerwise.stages[{j}]')
+                for j, s in enumerate(stages[:-1])])
+
+    def loss(self, inputs, data_samples: list) -> Dict[str, Tensor]:
         losses = super().forward(inputs, data_samples, mode='loss')
-        labels = self._labels(data_samples)
-        sample_idx = self._sample_idx(data_samples)
+        batches = self.member_batches(inputs, data_samples)
+        padded = {f'm{k}': self.padded_size(b[0]) for k, b in enumerate(batches)}
+        samples = batches[0][1]
+        labels = self._labels(samples, common_extent(list(padded.values())))
         feats = [self._embedding(k) for k in range(len(self.members))]
+        if self.level == 'pixel':
+            feats = align_tensors(feats, list(padded), padded, self.align)
         if self.layerwise is not None:
             feats = self._layerwise(feats, labels, losses)
-        losses.update(self.mcl_loss(feats, labels=labels, sample_idx=sample_idx))
+        with config_key('model.mcl_loss'):
+            losses.update(self.mcl_loss(feats, labels=labels,
+                                        sample_idx=self._sample_idx(samples)))
         if self.mutual_kd is not None:
-            losses['loss_mutual_kd'] = self.mutual_kd(
-                [rec.data for rec in self.logit_recorders])
+            logits = align_tensors([rec.get() for rec in self.logit_recorders], list(padded),
+                                   padded, self.align)
+            with config_key('model.mutual_kd'):
+                losses['loss_mutual_kd'] = self.mutual_kd(logits)
         self._clear()
         return losses
 
-    def forward(self, inputs: Tensor, data_samples: Optional[list] = None,
-                mode: str = 'tensor'):
+    def forward(self, inputs, data_samples: Optional[list] = None, mode: str = 'tensor'):
         if mode == 'loss':
             return self.loss(inputs, data_samples)
         return super().forward(inputs, data_samples, mode)
 
     # --- inputs of the losses -------------------------------------------------------------
     def _embedding(self, k: int) -> Tensor:
-        key = f'model.embeddings[{k}]'
-        x = _select(self.embed_recorders[k].data, self.embed_cfgs[k].get('index'), key)
-        if x is None:
-            raise RuntimeError(f'{key}: module {self.embed_cfgs[k]["module"]!r} saw no forward '
-                               'pass in the loss step')
+        x = self.embed_recorders[k].get()
         if self.level == 'image' and x.dim() == 4:
             x = x.mean(dim=(2, 3))
         return x
 
-    def _labels(self, data_samples: list) -> Optional[Tensor]:
+    def _labels(self, data_samples: list, extent) -> Optional[Tensor]:
         first = data_samples[0]
         if self.level == 'pixel':
             if 'gt_sem_seg' not in first:
                 raise ValueError("model.level='pixel' needs segmentation labels (gt_sem_seg)")
-            return torch.stack([s.gt_sem_seg.data for s in data_samples]).squeeze(1).long()
+            labels = torch.stack([s.gt_sem_seg.data for s in data_samples]).squeeze(1).long()
+            return labels[:, :extent[0], :extent[1]]
         if 'gt_label' in first:
             return torch.cat([s.gt_label.reshape(-1)[:1] for s in data_samples]).long()
         return None
@@ -198,8 +219,8 @@ class MCLCohort(ModelGroup):
             raise ValueError('model.layerwise needs classification labels (gt_label)')
         views, finals, aggregated = [], [], []
         for k, (branches, aggregator) in enumerate(zip(self.layerwise, self.aggregators)):
-            aux_feats, aux_logits = branches([r.data for r in self.stage_recorders[k]])
-            final = self.logit_recorders[k].data
+            aux_feats, aux_logits = branches([r.get() for r in self.stage_recorders[k]])
+            final = self.logit_recorders[k].get()
             for s, logit in enumerate(aux_logits):
                 losses[f'm{k}.loss_aux{s}'] = F.cross_entropy(logit, labels)
             member_views = aux_feats + [feats[k]]
@@ -220,4 +241,4 @@ class MCLCohort(ModelGroup):
         for recs in self.stage_recorders:
             recorders += recs
         for rec in recorders:
-            rec.data = None
+            rec.clear()

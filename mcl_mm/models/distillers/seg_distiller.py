@@ -1,8 +1,9 @@
 """Teacher-student distillation for MMSegmentation segmentors.
 
 One file, one path: batch -> student (its own losses) -> frozen teacher -> recorded
-intermediate outputs -> distillation losses -> log. Intermediate outputs are taken by module
-name with forward hooks (as MMRazor's recorders), so any mmseg architecture plugs in by config.
+intermediate outputs -> aligned to one grid -> distillation losses -> log. Intermediate
+outputs are taken by module name (:mod:`mcl_mm.models.recorder`, as MMRazor's recorders), so
+any mmseg architecture plugs in by config.
 """
 import os.path as osp
 from typing import Dict, List, Optional, Union
@@ -13,11 +14,15 @@ from torch import nn
 
 from mcl_mm.registry import MODELS
 
-from ..builder import build_task_model
+from ..align import align_tensors, check_align, common_extent
+from ..builder import resolve_model_cfg
+from ..errors import config_key, infer_channels
+from ..multi_model_preprocessor import PerModelBatch, composite_preprocessor
 from ..recorder import ModuleRecorder
 
-# a recorder input that is not a module output: the (B, H, W) labels of the batch
+# a loss input that is not a recorder: the (B, H, W) labels of the batch
 GT_SEM_SEG = 'gt_sem_seg'
+SOURCES = ('student', 'teacher')
 
 
 def load_teacher_checkpoint(teacher: nn.Module, path: str) -> None:
@@ -58,16 +63,24 @@ class SegDistiller(BaseModel):
     """A student segmentor trained with distillation losses from a frozen teacher segmentor.
 
     mmseg's loops, metrics, TTA and visualiser treat it as the student: ``predict``,
-    ``tensor`` and ``test_step`` run the student only, and ``decode_head``/``out_channels``
-    are the student's. In ``loss`` mode it returns the student's own losses plus each
-    distillation loss under its config key (a loss that returns a dict is logged as
-    ``{key}_{name}``), scaled by ``distill_weight_scale`` (1 unless a
+    ``tensor`` and ``test_step`` run the student only, and attributes the distiller does not
+    have (``decode_head``, ``num_classes``, ``align_corners``, ...) are the student's. In
+    ``loss`` mode it returns the student's own losses plus each distillation loss under its
+    config key (a loss that returns a dict is logged as ``{key}_{name}``), scaled by
+    ``distill_weight_scale`` (1 unless a
     :class:`~mcl_mm.engine.hooks.DistillLossWeightHook` ramps or stops it).
 
     The teacher is frozen: its parameters have ``requires_grad=False``, it runs under
     ``no_grad`` in eval mode, and it is kept outside the module tree, so it stays in eval
     mode after ``model.train()``, has no parameters in the optimizer and is not saved in the
-    distiller's checkpoints (it is loaded from ``teacher_ckpt`` when the model is built).
+    distiller's checkpoints (it is loaded from ``teacher_ckpt`` when the model is built). It
+    runs its whole-image inference forward (``encode_decode``), which every mmseg segmentor
+    has (query-based and cascade heads included).
+
+    Each model sees the batch through its own data preprocessor (one pass when they are
+    equal; :mod:`mcl_mm.models.multi_model_preprocessor`), and the recorded tensors a loss
+    compares are brought onto one grid (``align``; :mod:`mcl_mm.models.align`), so a 1/4
+    student (SegFormer, UPerNet) distils from a 1/8 teacher and the reverse.
 
     Args:
         teacher (dict): mmseg model config, inline or ``dict(cfg_path=..., **overrides)``.
@@ -75,15 +88,20 @@ class SegDistiller(BaseModel):
         teacher_ckpt (str, optional): checkpoint loaded strictly into the teacher.
         random_teacher (bool): must be True to allow ``teacher_ckpt=None`` (tests only).
         recorders (dict): ``name -> dict(source='student'|'teacher', module=NAME,
-            io='input'|'output')``, e.g. ``s_feat=dict(source='student',
-            module='decode_head.conv_seg', io='input')`` is the student head's post-dropout
-            feature (B, C, H/8, W/8) and ``io='output'`` its logits (B, K, H/8, W/8).
+            io='input'|'output', index=None, transform=None)``, e.g. ``s_feat=dict(
+            source='student', module='decode_head.conv_seg', io='input')`` is the student
+            head's post-dropout feature (B, C, h, w) and ``io='output'`` its logits
+            (B, K, h, w).
         distill_losses (dict): ``key -> loss config`` with an ``inputs`` dict mapping the
             loss's forward arguments to recorder names or ``'gt_sem_seg'`` (the batch labels,
             (B, H, W) long), e.g. ``loss_kd=dict(type='mcl_mm.PixelKDLoss',
-            inputs=dict(preds_S='s_logits', preds_T='t_logits'))``.
-        data_preprocessor (dict, optional): defaults to the student's; the teacher sees the
-            same preprocessed batch.
+            inputs=dict(preds_S='s_logits', preds_T='t_logits'))``. A loss that declares
+            ``channel_args`` (the memory loss's ``student_channels``/``teacher_channels``)
+            gets them from the recorded modules when the config leaves them out.
+        align (str | int): grid of the tensors each loss compares: 'smaller' (default),
+            'larger', 'student', 'teacher' or an output stride.
+        data_preprocessor (dict, optional): one preprocessor for both models; it must equal
+            each one's own (default: each model uses its own).
         init_cfg (dict, optional): MMEngine initialisation config.
     """
 
@@ -94,15 +112,21 @@ class SegDistiller(BaseModel):
                  random_teacher: bool = False,
                  recorders: Optional[dict] = None,
                  distill_losses: Optional[dict] = None,
+                 align: Union[str, int] = 'smaller',
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None):
-        student_model = build_task_model(student, 'model.student')
-        super().__init__(
-            data_preprocessor=data_preprocessor or student_model.data_preprocessor,
-            init_cfg=init_cfg)
+        check_align(align, 'model.align', SOURCES)
+        student_cfg = resolve_model_cfg(student, 'model.student')
+        teacher_cfg = resolve_model_cfg(teacher, 'model.teacher')
+        student_model = MODELS.build(student_cfg)
+        teacher_model = revert_sync_batchnorm(MODELS.build(teacher_cfg))
+        preprocessor, _ = composite_preprocessor(
+            [student_model, teacher_model], [student_cfg, teacher_cfg],
+            ['model.student', 'model.teacher'], data_preprocessor)
+        super().__init__(data_preprocessor=preprocessor, init_cfg=init_cfg)
         self.student = student_model
+        self.align = align
 
-        teacher_model = revert_sync_batchnorm(build_task_model(teacher, 'model.teacher'))
         if teacher_ckpt is not None:
             load_teacher_checkpoint(teacher_model, teacher_ckpt)
         elif random_teacher:
@@ -118,49 +142,55 @@ class SegDistiller(BaseModel):
 
         models = dict(student=self.student, teacher=self.teacher)
         self.recorders: Dict[str, ModuleRecorder] = {}
+        self.sources: Dict[str, str] = {}
         for name, rec in (recorders or {}).items():
             key = f'model.recorders.{name}'
             if rec.get('source') not in models:
                 raise ValueError(f"{key}.source must be 'student' or 'teacher', "
                                  f'got {rec.get("source")!r}')
-            self.recorders[name] = ModuleRecorder(models[rec['source']], rec['module'],
-                                                  rec.get('io', 'output'), key)
+            self.recorders[name] = ModuleRecorder(models[rec['source']], rec, key,
+                                                  ignore=('source', ))
+            self.sources[name] = rec['source']
 
         self.distill_losses = nn.ModuleDict()
         self.loss_inputs: Dict[str, Dict[str, str]] = {}
         for key, cfg in (distill_losses or {}).items():
-            cfg = dict(cfg)
-            inputs = dict(cfg.pop('inputs', {}))
-            unknown = sorted(set(inputs.values()) - set(self.recorders) - {GT_SEM_SEG})
-            if unknown:
-                raise ValueError(f'model.distill_losses.{key}.inputs names {unknown}, which are '
-                                 f'neither recorders {sorted(self.recorders)} nor {GT_SEM_SEG!r}')
-            self.distill_losses[key] = MODELS.build(cfg)
-            self.loss_inputs[key] = inputs
+            self.distill_losses[key], self.loss_inputs[key] = self._build_loss(key, cfg)
         self.distill_weight_scale = 1.0
         self._log_keys: Dict[str, List[str]] = {}  # loss key -> the names it logs under
 
+    def _build_loss(self, key: str, cfg: dict):
+        cfg = dict(cfg)
+        inputs = dict(cfg.pop('inputs', {}))
+        name = f'model.distill_losses.{key}'
+        unknown = sorted(set(inputs.values()) - set(self.recorders) - {GT_SEM_SEG})
+        if unknown:
+            raise ValueError(f'{name}.inputs names {unknown}, which are neither recorders '
+                             f'{sorted(self.recorders)} nor {GT_SEM_SEG!r}')
+        with config_key(name):
+            loss_cls = MODELS.get(cfg.get('type'))
+            for arg, channel_key in getattr(loss_cls, 'channel_args', {}).items():
+                if arg in inputs and inputs[arg] in self.recorders:
+                    infer_channels(cfg, name, channel_key, self.recorders[inputs[arg]])
+            return MODELS.build(cfg), inputs
+
     def _check_num_classes(self) -> None:
-        t_head = getattr(self.teacher, 'decode_head', None)
-        s_head = getattr(self.student, 'decode_head', None)
-        if t_head is not None and s_head is not None and t_head.num_classes != s_head.num_classes:
+        t = getattr(self.teacher, 'num_classes', None)
+        s = getattr(self.student, 'num_classes', None)
+        if t is not None and s is not None and t != s:
             raise ValueError(
-                f'model.teacher.decode_head.num_classes={t_head.num_classes} but '
-                f'model.student.decode_head.num_classes={s_head.num_classes}: teacher and '
-                'student must predict the same classes')
+                f'model.teacher predicts {t} classes but model.student {s} (num_classes of '
+                'their decode heads): teacher and student must predict the same classes')
 
-    # the student as mmseg sees a segmentor (SegTTAModel, visualiser)
-    @property
-    def decode_head(self):
-        return self.student.decode_head
-
-    @property
-    def out_channels(self):
-        return self.student.out_channels
-
-    @property
-    def num_classes(self):
-        return self.student.num_classes
+    def __getattr__(self, name: str):
+        # the student as mmseg sees a segmentor (SegTTAModel, visualiser, hooks)
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            student = self.__dict__.get('_modules', {}).get('student')
+            if student is None or name.startswith('__'):
+                raise
+            return getattr(student, name)
 
     def _apply(self, fn, *args, **kwargs):
         # the teacher is outside the module tree: move/cast it with the distiller
@@ -168,19 +198,31 @@ class SegDistiller(BaseModel):
         self.teacher._apply(fn, *args, **kwargs)
         return self
 
+    def _set_device(self, device: torch.device) -> None:
+        super()._set_device(device)
+        self.teacher._set_device(device)  # the teacher's own data preprocessor
+
+    def _batches(self, inputs, data_samples):
+        """(inputs, data_samples) of the student and of the teacher."""
+        if isinstance(inputs, PerModelBatch):
+            return list(zip(inputs.inputs, inputs.data_samples))
+        return [(inputs, data_samples)] * 2
+
     def forward(self,
-                inputs: torch.Tensor,
+                inputs: Union[torch.Tensor, PerModelBatch],
                 data_samples: Optional[list] = None,
                 mode: str = 'tensor') -> Union[dict, list, torch.Tensor]:
-        """``inputs``: (B, 3, H, W) preprocessed images; ``mode``: loss, predict or tensor."""
+        """``inputs``: (B, 3, H, W) preprocessed images, or a :class:`PerModelBatch` when the
+        models preprocess differently; ``mode``: loss, predict or tensor."""
         if mode == 'loss':
             return self.loss(inputs, data_samples)
         if mode in ('predict', 'tensor'):
-            return self.student(inputs, data_samples, mode=mode)
+            return self.student(*self._batches(inputs, data_samples)[0], mode=mode)
         raise ValueError(f"Invalid mode {mode!r}: expected 'loss', 'predict' or 'tensor'")
 
-    def loss(self, inputs: torch.Tensor, data_samples: List) -> dict:
-        losses = dict(self.student(inputs, data_samples, mode='loss'))
+    def loss(self, inputs, data_samples: List) -> dict:
+        (s_inputs, s_samples), (t_inputs, t_samples) = self._batches(inputs, data_samples)
+        losses = dict(self.student(s_inputs, s_samples, mode='loss'))
         scale = float(self.distill_weight_scale)
         if scale == 0:
             # distillation switched off: no teacher pass. Every distillation loss is logged as
@@ -188,33 +230,44 @@ class SegDistiller(BaseModel):
             # heads) stay in the graph with zero gradient, as DDP expects.
             for key, module in self.distill_losses.items():
                 params = list(module.parameters())
-                zero = sum(p.sum() for p in params) * 0. if params else inputs.new_zeros(())
+                zero = sum(p.sum() for p in params) * 0. if params else s_inputs.new_zeros(())
                 losses.update({name: zero for name in self._log_keys.get(key, [key])})
             self._clear()
             return losses
         with torch.no_grad():
-            self.teacher(inputs, data_samples, mode='tensor')
-        losses.update(self.distillation_losses(self.recorded(data_samples), scale))
+            self.teacher.encode_decode(t_inputs, [s.metainfo for s in t_samples])
+        padded = dict(student=tuple(s_inputs.shape[-2:]), teacher=tuple(t_inputs.shape[-2:]))
+        losses.update(self.distillation_losses(self.recorded(s_samples, padded), scale))
         self._clear()
         return losses
 
-    def recorded(self, data_samples: List) -> Dict[str, torch.Tensor]:
-        """What the recorders saw in the last student and teacher passes, plus the labels."""
-        records = {name: rec.data for name, rec in self.recorders.items()}
-        missing = sorted(n for n, v in records.items() if v is None)
-        if missing:
-            raise RuntimeError(f'recorders {missing} saw no forward pass: their modules are not '
-                               'used by the forward of their model')
+    def recorded(self, data_samples: List, padded: Dict[str, tuple]) -> Dict[str, tuple]:
+        """What the recorders saw in the last student and teacher passes, plus the labels
+        (cropped to the input region both models cover): name -> (tensor, source, padded size
+        of that source's batch)."""
+        records = {name: (rec.get(), self.sources[name], padded[self.sources[name]])
+                   for name, rec in self.recorders.items()}
         if any(GT_SEM_SEG in inputs_ for inputs_ in self.loss_inputs.values()):
-            records[GT_SEM_SEG] = torch.stack(
-                [s.gt_sem_seg.data for s in data_samples]).squeeze(1).long()
+            h, w = common_extent(list(padded.values()))
+            labels = torch.stack([s.gt_sem_seg.data for s in data_samples]).squeeze(1).long()
+            records[GT_SEM_SEG] = (labels[:, :h, :w], 'labels', (h, w))
         return records
 
-    def distillation_losses(self, records: Dict[str, torch.Tensor], scale: float = 1.) -> dict:
-        """Each distillation loss on the recorded tensors, under its log name, times ``scale``."""
+    def distillation_losses(self, records: Dict[str, tuple], scale: float = 1.) -> dict:
+        """Each distillation loss on the recorded tensors, aligned to one grid, under its log
+        name, times ``scale``."""
         losses = {}
         for key, module in self.distill_losses.items():
-            out = module(**{arg: records[src] for arg, src in self.loss_inputs[key].items()})
+            args, names = list(self.loss_inputs[key]), list(self.loss_inputs[key].values())
+            tensors = [records[n][0] for n in names]
+            sources = [records[n][1] for n in names]
+            aligned = align_tensors(
+                [None if n == GT_SEM_SEG else t for n, t in zip(names, tensors)], sources,
+                {records[n][1]: records[n][2] for n in names}, self.align)
+            kwargs = {a: (t if n == GT_SEM_SEG else x)
+                      for a, n, t, x in zip(args, names, tensors, aligned)}
+            with config_key(f'model.distill_losses.{key}'):
+                out = module(**kwargs)
             if not isinstance(out, dict):
                 out = {None: out}
             named = {key if name is None else f'{key}_{name}': value * scale
@@ -225,4 +278,4 @@ class SegDistiller(BaseModel):
 
     def _clear(self) -> None:
         for rec in self.recorders.values():
-            rec.data = None
+            rec.clear()

@@ -384,7 +384,12 @@ class CIRKDMemoryLoss(nn.Module):
         region_weight (float): factor of the pixel-to-region loss.
         seed (int): seed of the module's generator.
         block_rows (int): anchors processed per block.
+
+    In a :class:`~mcl_mm.SegDistiller`, ``student_channels`` and ``teacher_channels`` may be
+    left out of the config: they are read from the modules recorded for ``feat_S`` and
+    ``feat_T`` (``channel_args``).
     """
+    channel_args = dict(feat_S='student_channels', feat_T='teacher_channels')
 
     def __init__(self,
                  num_classes: int,
