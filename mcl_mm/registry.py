@@ -16,9 +16,11 @@ from mmengine.registry import METRICS as MMENGINE_METRICS
 from mmengine.registry import MODEL_WRAPPERS as MMENGINE_MODEL_WRAPPERS
 from mmengine.registry import MODELS as MMENGINE_MODELS
 from mmengine.registry import TRANSFORMS as MMENGINE_TRANSFORMS
+from mmengine.registry import RUNNERS as MMENGINE_RUNNERS
 from mmengine.registry import Registry
 
 HOOKS = Registry('hook', parent=MMENGINE_HOOKS, locations=['mcl_mm.engine.hooks'])
+RUNNERS = Registry('runner', parent=MMENGINE_RUNNERS, locations=['mcl_mm.engine.runner'])
 
 DATASETS = Registry('dataset', parent=MMENGINE_DATASETS, locations=['mcl_mm.datasets'])
 DATA_SAMPLERS = Registry(

@@ -4,5 +4,4 @@
 #   bash tools/dist_train.sh configs/cirkd/deeplabv3_r101_to_mbv2_camvid.py 8
 _base_ = ['./deeplabv3_r101_to_r18_camvid.py']
 model = dict(
-    student=dict(_delete_=True, cfg_path='{{fileDirname}}/deeplabv3_mbv2_40k_camvid.py'),
-    distill_losses=dict(loss_cirkd_mem=dict(student_channels=512)))
+    student=dict(_delete_=True, cfg_path='{{fileDirname}}/deeplabv3_mbv2_40k_camvid.py'))

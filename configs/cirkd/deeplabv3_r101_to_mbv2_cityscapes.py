@@ -9,5 +9,4 @@ _base_ = ['./_base_/cirkd_r101-teacher_cityscapes.py']
 model = dict(
     student=dict(
         cfg_path='mmseg::mobilenet_v2/mobilenet-v2-d8_deeplabv3_4xb2-80k_cityscapes-512x1024.py',
-        pretrained='checkpoints/mobilenet_v2_batch256_imagenet_20200708-3b2dc3af.pth'),
-    distill_losses=dict(loss_cirkd_mem=dict(student_channels=512)))
+        pretrained='checkpoints/mobilenet_v2_batch256_imagenet_20200708-3b2dc3af.pth'))

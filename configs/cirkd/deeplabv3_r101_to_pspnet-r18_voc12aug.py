@@ -4,5 +4,4 @@
 #   bash tools/dist_train.sh configs/cirkd/deeplabv3_r101_to_pspnet-r18_voc12aug.py 8
 _base_ = ['./deeplabv3_r101_to_r18_voc12aug.py']
 model = dict(
-    student=dict(_delete_=True, cfg_path='{{fileDirname}}/pspnet_r18_40k_voc12aug.py'),
-    distill_losses=dict(loss_cirkd_mem=dict(student_channels=128)))
+    student=dict(_delete_=True, cfg_path='{{fileDirname}}/pspnet_r18_40k_voc12aug.py'))

@@ -13,4 +13,4 @@ model = dict(
     teacher_ckpt='work_dirs/deeplabv3_r101_40k_camvid/iter_40000.pth',
     student=dict(cfg_path='{{fileDirname}}/deeplabv3_r18_40k_camvid.py'),
     distill_losses=dict(
-        loss_cirkd_mem=dict(num_classes=11, student_channels=128, teacher_channels=512)))
+        loss_cirkd_mem=dict(num_classes=11)))

@@ -9,5 +9,4 @@ _base_ = ['./_base_/cirkd_r101-teacher_cityscapes.py']
 model = dict(
     student=dict(
         cfg_path='mmseg::deeplabv3/deeplabv3_r18-d8_4xb2-80k_cityscapes-512x1024.py',
-        pretrained='checkpoints/resnet18_v1c-b5776b93.pth'),
-    distill_losses=dict(loss_cirkd_mem=dict(student_channels=128)))
+        pretrained='checkpoints/resnet18_v1c-b5776b93.pth'))

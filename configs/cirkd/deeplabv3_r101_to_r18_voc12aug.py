@@ -19,6 +19,5 @@ model = dict(
     # mmseg has no DeepLabV3-R18 VOC config: the student of ./deeplabv3_r18_40k_voc12aug.py
     student=dict(cfg_path='{{fileDirname}}/deeplabv3_r18_40k_voc12aug.py'),
     distill_losses=dict(
-        loss_cirkd_mem=dict(num_classes=21, student_channels=128, teacher_channels=512,
-                            pixel_weight=0.01, region_weight=0.01)))
+        loss_cirkd_mem=dict(num_classes=21, pixel_weight=0.01, region_weight=0.01)))
 train_dataloader = dict(batch_size=2)

@@ -21,7 +21,6 @@ model = dict(
         # the paper's memory loss (defaults) for these heads, with BN on one CPU process and
         # queues 10x smaller (the data set has 24 images)
         loss_cirkd_mem=dict(
-            type='mcl_mm.CIRKDMemoryLoss', num_classes=19, student_channels=64,
-            teacher_channels=128, norm_cfg=dict(type='BN'), pixel_memory_size=2000,
-            region_memory_size=200,
+            type='mcl_mm.CIRKDMemoryLoss', num_classes=19, norm_cfg=dict(type='BN'),
+            pixel_memory_size=2000, region_memory_size=200,
             inputs=dict(feat_S='s_feat', feat_T='t_feat', gt_sem_seg='gt_sem_seg'))))

@@ -16,21 +16,19 @@
 #   puzzle/cell_accuracy).
 # Then export the backbone (tools/model_converters/pose_backbone.py) and fine-tune with
 # td-hm_res50_hsjp-init_8xb64-210e_coco-256x192.py; see configs/hsjp/README.md.
-_base_ = ['mmpose::body_2d_keypoint/topdown_heatmap/coco/td-hm_res50_8xb64-210e_coco-256x192.py']
-custom_imports = dict(imports=['mcl_mm'], allow_failed_imports=False)
-# mmpose's SyncBuffersHook plus mcl_mm's runtime hooks (configs/_base_/mcl_mm_runtime.py, which
-# cannot be a second base here: mmpose's runtime defines custom_hooks too)
-custom_hooks = [
-    dict(type='SyncBuffersHook'),
-    dict(type='mcl_mm.RNGStateHook'),
-    dict(type='mcl_mm.ConsistencyCheckHook'),
-    dict(type='mcl_mm.FiniteLossHook'),
-    dict(type='mcl_mm.DatasetCheckHook')
+_base_ = [
+    'mmpose::body_2d_keypoint/topdown_heatmap/coco/td-hm_res50_8xb64-210e_coco-256x192.py',
+    '../_base_/mcl_mm_runtime.py'
 ]
 
 grid = (4, 3)  # (rows, cols); K = 12 pseudo-keypoints
 codec = dict(type='MSRAHeatmap', input_size=(192, 256), heatmap_size=(48, 64), sigma=2)
+# the stock model of any mmpose top-down heatmap config (a user swaps the architecture by
+# changing cfg_path alone), with K pseudo-keypoints, from scratch, without flip test
 model = dict(
+    _delete_=True,
+    type='mcl_mm.StockModel',
+    cfg_path='mmpose::body_2d_keypoint/topdown_heatmap/coco/td-hm_res50_8xb64-210e_coco-256x192.py',
     backbone=dict(init_cfg=None),
     head=dict(out_channels=grid[0] * grid[1], decoder=codec),
     test_cfg=dict(flip_test=False))

@@ -12,8 +12,8 @@ model = dict(
     embeddings={{_base_.mcl_seg_embeddings}},
     logits={{_base_.mcl_seg_logits}},
     mcl_loss=dict(
-        type='mcl_mm.MCLLoss', in_channels=[64, 64], embed_dim=128, tau=0.1,
-        kd_temperature=3.0, loss_weights={{_base_.mcl_seg_loss_weights}},
+        type='mcl_mm.MCLLoss', embed_dim=128, tau=0.1, kd_temperature=3.0,
+        loss_weights={{_base_.mcl_seg_loss_weights}},
         pixel_sampling={{_base_.mcl_seg_pixel_sampling}}),
     mutual_kd={{_base_.mcl_seg_mutual_kd}},
     predict_member='all')

@@ -7,5 +7,4 @@ model = dict(
     members=[
         dict(cfg_path='{{fileDirname}}/../cirkd/deeplabv3_r18_40k_cityscapes.py'),
         dict(cfg_path='{{fileDirname}}/../cirkd/deeplabv3_mbv2_40k_cityscapes.py')
-    ],
-    mcl_loss=dict(in_channels=[128, 512]))
+    ])

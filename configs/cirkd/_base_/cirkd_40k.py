@@ -1,7 +1,8 @@
 # CIRKD's training recipe shared by the paper configs: the losses of ./cirkd_losses.py, SGD lr
 # 0.02, momentum 0.9, weight decay 1e-4, poly 0.9 over 40k iterations (mmseg's schedule_40k),
 # batch 2 per GPU x 8. A config inheriting this sets model.teacher, model.teacher_ckpt,
-# model.student and the memory loss's num_classes / student_channels / teacher_channels.
+# model.student and the memory loss's num_classes (the channels are read from
+# the recorded modules).
 _base_ = [
     './cirkd_losses.py', 'mmseg::_base_/default_runtime.py',
     'mmseg::_base_/schedules/schedule_40k.py'

@@ -2,7 +2,8 @@
 # that a config puts into its mcl_mm.SegDistiller (``recorders={{_base_.cirkd_recorders}}``):
 # the head feature and logits (input and output of decode_head.conv_seg) of teacher and
 # student, and the four losses at the Cityscapes weights (KD 1, mini-batch 1, memory 0.1 and
-# 0.1). A config sets the memory loss's num_classes / student_channels / teacher_channels.
+# 0.1). A config sets the memory loss's num_classes (the channels are read from
+# the recorded modules).
 _base_ = ['../../_base_/mcl_mm_runtime.py']
 cirkd_recorders = dict(
     # input of conv_seg: the post-dropout head feature; output: the 1/8-resolution logits

@@ -10,4 +10,4 @@ model = dict(
         cfg_path='mmseg::deeplabv3/deeplabv3_r101-d8_4xb2-80k_cityscapes-512x1024.py',
         pretrained=None),
     teacher_ckpt='checkpoints/deeplabv3_r101-d8_512x1024_80k_cityscapes_20200606_113503-9e428899.pth',
-    distill_losses=dict(loss_cirkd_mem=dict(num_classes=19, teacher_channels=512)))
+    distill_losses=dict(loss_cirkd_mem=dict(num_classes=19)))

@@ -1,0 +1,40 @@
+"""mmengine's Runner, plus the hooks a config lists in ``mcl_mm_hooks``.
+
+mcl_mm's runtime base (``configs/_base_/mcl_mm_runtime.py``) must combine with any toolbox
+config, and MMEngine refuses a key that two bases both define: toolbox configs that define
+``custom_hooks`` (YOLOX, RTMDet, SSD, mmpose's runtime) could not be a sibling base of one that
+defines it too. So the runtime base names mcl_mm's hooks under ``mcl_mm_hooks`` and sets
+``runner_type='mcl_mm.Runner'``, which appends them to the config's own ``custom_hooks`` (a hook
+type the config already lists, e.g. ``mcl_mm.DatasetCheckHook`` with other arguments, is not
+added twice). The tools of mmseg, mmdet, mmpose and mcl_mm build the runner from
+``runner_type``.
+"""
+import copy
+
+from mmengine.runner import Runner as MMEngineRunner
+
+from mcl_mm.registry import RUNNERS
+
+
+def _type_name(hook) -> str:
+    hook_type = hook.get('type') if isinstance(hook, dict) else type(hook)
+    name = hook_type if isinstance(hook_type, str) else getattr(hook_type, '__name__', '')
+    return name.split('.')[-1]
+
+
+def merge_hooks(custom_hooks, extra_hooks) -> list:
+    """``custom_hooks`` followed by the hooks of ``extra_hooks`` whose type it lacks."""
+    hooks = list(custom_hooks or [])
+    have = {_type_name(h) for h in hooks}
+    return hooks + [copy.deepcopy(h) for h in extra_hooks or [] if _type_name(h) not in have]
+
+
+@RUNNERS.register_module()
+class Runner(MMEngineRunner):
+    """:class:`mmengine.runner.Runner` whose ``custom_hooks`` also get ``cfg.mcl_mm_hooks``."""
+
+    @classmethod
+    def from_cfg(cls, cfg) -> 'Runner':
+        cfg = copy.deepcopy(cfg)
+        cfg['custom_hooks'] = merge_hooks(cfg.get('custom_hooks'), cfg.pop('mcl_mm_hooks', None))
+        return super().from_cfg(cfg)
