@@ -196,6 +196,16 @@ def check_seg_predictions(predictions, size):
         assert p.pred_sem_seg.data.shape == (1, size, size)
 
 
+def check_cirkd_step(cfg, size: int):
+    """Build the distiller, one step: the four CIRKD losses, the student's predictions."""
+    model = build(cfg)
+    log_vars, predictions = train_and_predict(model, seg_batch(size))
+    for key in ('loss_kd', 'loss_cirkd_batch', 'loss_cirkd_mem_pixel', 'loss_cirkd_mem_region'):
+        assert key in log_vars and log_vars[key] > 0, (key, log_vars)
+    check_seg_predictions(predictions, size)
+    return model
+
+
 @pytest.mark.parametrize('family', sorted(SEG_FAMILIES))
 def test_cirkd_student_of_every_family(family, tmp_path):
     """CIRKD's synthetic config with the student swapped for the family's stock model."""
@@ -211,11 +221,7 @@ def test_cirkd_student_of_every_family(family, tmp_path):
                            s_logits={recorder_text('student', rec['logits'])}),
             {memory})
         """)
-    model = build(cfg)
-    log_vars, predictions = train_and_predict(model, seg_batch(size))
-    for key in ('loss_kd', 'loss_cirkd_batch', 'loss_cirkd_mem_pixel', 'loss_cirkd_mem_region'):
-        assert key in log_vars and log_vars[key] > 0, (key, log_vars)
-    check_seg_predictions(predictions, size)
+    model = check_cirkd_step(cfg, size)
     export_loads(model, 'student.', resolve_model_cfg(student), 'mmseg')
 
 
@@ -240,11 +246,7 @@ def test_cirkd_teacher_of_another_family(family, tmp_path):
                            t_logits={recorder_text('teacher', rec['logits'])}),
             distill_losses=dict({memory}))
         """)
-    model = build(cfg)
-    log_vars, predictions = train_and_predict(model, seg_batch(size))
-    for key in ('loss_kd', 'loss_cirkd_batch', 'loss_cirkd_mem_pixel', 'loss_cirkd_mem_region'):
-        assert key in log_vars and log_vars[key] > 0, (key, log_vars)
-    check_seg_predictions(predictions, size)
+    check_cirkd_step(cfg, size)
 
 
 @pytest.mark.parametrize('family', sorted(SEG_FAMILIES))
