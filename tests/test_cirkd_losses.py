@@ -276,7 +276,7 @@ def test_memory_hand_case():
     """One anchor, one negative per class, known queues: a two-way softmax by hand."""
     m = make_memory(num_classes=2, student_channels=2, teacher_channels=2, pixel_memory_size=1,
                     region_memory_size=1, pixel_contrast_size=1, region_contrast_size=1,
-                    pixel_weight=1., region_weight=0.5)
+                    pixels_per_class=1, pixel_weight=1., region_weight=0.5)
     identity_head(m)
     with torch.no_grad():
         m.pixel_queue[1, 0] = torch.tensor([0., 1.])
@@ -372,7 +372,7 @@ def test_memory_enqueue_class_correct_ignore_and_region_mean():
 
 def test_memory_pointer_wrap_around():
     m = make_memory(num_classes=2, teacher_channels=3, pixel_memory_size=20,
-                    region_memory_size=3)
+                    region_memory_size=3, region_contrast_size=4)
     labels = torch.zeros(4, 5, 5, dtype=torch.long)  # 25 pixels of class 0 per image
     keys = F.normalize(torch.randn(4, 3, 5, 5), dim=1)
     before = queue_state(m)
@@ -401,7 +401,8 @@ def test_memory_pointer_wrap_around():
 
 def test_memory_pointer_exact_fit_and_last_write():
     # ptr + n == size counts as full (the reference's ``>=``): last n slots, pointer to 0
-    m = make_memory(num_classes=1, teacher_channels=3, pixel_memory_size=32)
+    m = make_memory(num_classes=1, teacher_channels=3, pixel_memory_size=32,
+                    region_contrast_size=6)
     keys = F.normalize(torch.randn(2, 3, 5, 5), dim=1)
     m._dequeue_and_enqueue(keys, torch.zeros(2, 5, 5, dtype=torch.long))
     assert m.pixel_queue_ptr.tolist() == [0]
@@ -467,6 +468,49 @@ def test_memory_input_errors():
         m(feat_S, feat_T, bad)
 
 
+def test_memory_queue_sizes_refused_naming_the_keys():
+    """A pixel queue shorter than the pixels enqueued per class and image would spill into
+    the neighbouring classes' queues; a queue shorter than the negatives drawn per class
+    would silently give fewer negatives. Both are refused, naming the keys."""
+    with pytest.raises(ValueError, match=r'pixel_memory_size=15 is smaller than '
+                       r'pixels_per_class=16.*pixel_memory_size >= pixels_per_class'):
+        make_memory(pixel_memory_size=15)
+    # negatives per class: contrast_size // num_classes + 1 (5 classes)
+    with pytest.raises(ValueError, match=r'pixel_contrast_size=250 draws .* = 51 negatives per '
+                       r'class, more than pixel_memory_size=50 slots'):
+        make_memory(pixel_contrast_size=250)
+    with pytest.raises(ValueError, match=r'region_contrast_size=35 .* = 8 .*'
+                       r'region_memory_size=7 slots: expected region_memory_size >= 8 or '
+                       r'region_contrast_size < 35'):
+        make_memory(region_contrast_size=35)
+    make_memory(pixel_contrast_size=249, region_contrast_size=34)  # just fits
+    # the largest accepted pixel queue (== pixels_per_class) and a one-slot region queue with
+    # many images of a class: each class's writes stay in its own queue
+    m = make_memory(num_classes=3, teacher_channels=3, pixel_memory_size=4, pixels_per_class=4,
+                    region_memory_size=1, pixel_contrast_size=2, region_contrast_size=2)
+    labels = torch.ones(3, 5, 5, dtype=torch.long)
+    keys = F.normalize(torch.randn(3, 3, 5, 5, generator=torch.Generator().manual_seed(0)),
+                       dim=1)
+    before = queue_state(m)
+    for _ in range(2):
+        m._dequeue_and_enqueue(keys, labels)
+    for queue in ('pixel_queue', 'region_queue'):
+        for c in (0, 2):
+            assert torch.equal(getattr(m, queue)[c], before[queue][c])
+        assert not torch.equal(getattr(m, queue)[1], before[queue][1])
+    pool = keys.permute(0, 2, 3, 1).reshape(-1, 3)
+    dist = torch.cdist(m.pixel_queue[1], pool, compute_mode='donot_use_mm_for_euclid_dist')
+    assert dist.min(1).values.max() < 1e-6  # class 1's queue holds class 1 pixels
+    mean = F.normalize(keys[2].flatten(1).mean(1), dim=0)  # the last image's region
+    torch.testing.assert_close(m.region_queue[1, 0], mean, rtol=0, atol=1e-6)
+    # what the check prevents: with 8 pixels per class into 4 slots, the run starts at
+    # 4 - 8 = -4, inside class 0's queue
+    m.pixels_per_class = 8
+    before = queue_state(m)
+    m._dequeue_and_enqueue(keys[:1], labels[:1])
+    assert not torch.equal(m.pixel_queue[0], before['pixel_queue'][0])
+
+
 def test_memory_state_dict_round_trip():
     m1 = make_memory(seed=3)
     m1(*memory_inputs(seed=1))  # move the queues, pointers and generator
@@ -496,9 +540,10 @@ def test_registry_build():
     assert isinstance(MODELS.build(dict(type='CrossImagePixelLoss', pooling=True)),
                       CrossImagePixelLoss)
     m = MODELS.build(dict(type='CIRKDMemoryLoss', num_classes=3, student_channels=4,
-                          teacher_channels=8, pixel_memory_size=10, region_memory_size=4))
-    assert m.pixel_queue.shape == (3, 10, 8) and m.region_queue.shape == (3, 4, 8)
-    torch.testing.assert_close(m.pixel_queue.norm(dim=2), torch.ones(3, 10))
+                          teacher_channels=8, pixel_memory_size=16, region_memory_size=4,
+                          pixel_contrast_size=47, region_contrast_size=11))
+    assert m.pixel_queue.shape == (3, 16, 8) and m.region_queue.shape == (3, 4, 8)
+    torch.testing.assert_close(m.pixel_queue.norm(dim=2), torch.ones(3, 16))
 
 
 # ---------------------------------------------------------------- distributed (2 CPU ranks)

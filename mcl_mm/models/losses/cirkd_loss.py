@@ -368,10 +368,13 @@ class CIRKDMemoryLoss(nn.Module):
         num_classes (int): K.
         student_channels (int): Cs, channels of ``feat_S``.
         teacher_channels (int): Ct, channels of ``feat_T`` (and of the queues).
-        pixel_memory_size (int): pixel queue length per class.
-        region_memory_size (int): region queue length per class.
-        pixel_contrast_size (int): pixel negatives in all (``// K + 1`` per class).
-        region_contrast_size (int): region negatives in all (``// K + 1`` per class).
+        pixel_memory_size (int): pixel queue length per class, >= ``pixels_per_class``.
+        region_memory_size (int): region queue length per class (one region per class and
+            image is enqueued).
+        pixel_contrast_size (int): pixel negatives in all (``// K + 1`` per class, at most
+            ``pixel_memory_size``).
+        region_contrast_size (int): region negatives in all (``// K + 1`` per class, at most
+            ``region_memory_size``).
         pixels_per_class (int): pixels enqueued per image and class.
         contrast_temperature (float): similarity temperature (0.1).
         kd_temperature (float): temperature of the relation distributions' KD (1.0).
@@ -417,6 +420,28 @@ class CIRKDMemoryLoss(nn.Module):
                             ('pixels_per_class', pixels_per_class), ('block_rows', block_rows)):
             if int(value) < 1:
                 raise ValueError(f'{name} must be >= 1, got {value}')
+        # a class's pixel queue takes up to pixels_per_class features of an image at once (one
+        # contiguous run; when it does not fit after the pointer, the last pixels_per_class
+        # slots): a shorter queue would spill the run into the neighbouring classes' queues
+        if pixel_memory_size < pixels_per_class:
+            raise ValueError(f'pixel_memory_size={pixel_memory_size} is smaller than '
+                             f'pixels_per_class={pixels_per_class}: the pixel queue of a class '
+                             'must hold the pixels enqueued per class and image '
+                             '(pixel_memory_size >= pixels_per_class)')
+        # the region queue takes one region per class and image, slot by slot (any size >= 1);
+        # the negatives are the first contrast_size // num_classes + 1 of a permutation of a
+        # queue's slots: a shorter queue would silently give fewer negatives than asked for
+        for queue, size, contrast in (('pixel', pixel_memory_size, pixel_contrast_size),
+                                      ('region', region_memory_size, region_contrast_size)):
+            if int(contrast) < 0:
+                raise ValueError(f'{queue}_contrast_size must be >= 0, got {contrast}')
+            per_class = contrast // num_classes + 1
+            if per_class > size:
+                raise ValueError(
+                    f'{queue}_contrast_size={contrast} draws {queue}_contrast_size // '
+                    f'num_classes + 1 = {per_class} negatives per class, more than '
+                    f'{queue}_memory_size={size} slots: expected {queue}_memory_size >= '
+                    f'{per_class} or {queue}_contrast_size < {size * num_classes}')
         if not kd_temperature > 0:
             raise ValueError(f'kd_temperature must be > 0, got {kd_temperature}')
         _check_temperature('contrast_temperature * kd_temperature',
