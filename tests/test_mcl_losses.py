@@ -66,8 +66,78 @@ def naive_terms(views, R, intra, inter, T, with_labels):
     return out
 
 
-def naive_in_batch(E, labels, tau, T):
-    """losses/cifar_sup_mcl_loss.py, loop form, with views E[(i, k)] (R, D)."""
+def naive_lmcl_terms(views, R, intra, inter, T, with_labels):
+    """winycg/L-MCL ``Sup_MCL_Loss_Meta.forward`` (losses/cifar_sup_layer_mcl_meta_loss.py,
+    losses/imagenet_sup_layer_mcl_meta_loss.py) with uniform pair weights (1), loop form: for
+    every ordered pair of members (i, j), i != j, and every view k of i and z of j, one call of
+    the pair loss (``SupMCL.forward`` / ``ContrastMemory.forward``) on (a, b) = ((i, k), (j, z)),
+    whose four terms are added:
+
+    * ICL: ``cos_simi_ij`` (b's anchors against a's member's contrast set) and ``cos_simi_ji``
+      (a's against b's member's), each a supervised contrastive loss;
+    * soft ICL: ``kl(cos_simi_ij, cos_simi_ji.detach()) + kl(cos_simi_ji, cos_simi_ij.detach())``;
+    * VCL: ``intra_a`` and ``intra_b`` (each against its own member's contrast set);
+    * soft VCL: ``kl(intra_a, intra_b.detach()) + kl(intra_b, intra_a.detach())``.
+
+    Rows come from ``intra(v, a)`` / ``inter(v, w, a)`` as for :func:`naive_terms`.
+    """
+    out = dict(vcl=0., soft_vcl=0., icl=0., soft_icl=0.)
+    members = sorted({v[0] for v in views})
+    views_of = {i: [v for v in views if v[0] == i] for i in members}
+
+    def sup_con(rows_of):
+        losses = [loss for loss in (naive_sup_con_row(*rows_of(r)) for r in range(R))
+                  if loss is not None]
+        return torch.stack(losses).mean() if losses else 0.
+
+    def kl(student, teacher):  # KLDiv: summed over rows, divided by the rows
+        total = 0.
+        for r in range(R):
+            (s, _, valid), (t, _, _) = student(r), teacher(r)
+            total = total + naive_kl_row(s, t, valid, T)
+        return total / R
+
+    for i in members:
+        for j in members:
+            if i == j:
+                continue
+            for a in views_of[i]:
+                for b in views_of[j]:
+                    cos_ij = lambda r, a=a, b=b: inter(b, a, r)  # noqa: E731
+                    cos_ji = lambda r, a=a, b=b: inter(a, b, r)  # noqa: E731
+                    out['soft_icl'] = out['soft_icl'] + kl(cos_ij, cos_ji) + kl(cos_ji, cos_ij)
+                    out['icl'] = out['icl'] + sup_con(cos_ij) + sup_con(cos_ji)
+                    if not with_labels:
+                        continue
+                    intra_a = lambda r, a=a: intra(a, r)  # noqa: E731
+                    intra_b = lambda r, b=b: intra(b, r)  # noqa: E731
+                    out['soft_vcl'] = (out['soft_vcl'] + kl(intra_a, intra_b) +
+                                       kl(intra_b, intra_a))
+                    out['vcl'] = out['vcl'] + sup_con(intra_a) + sup_con(intra_b)
+    return out
+
+
+def reference_terms(channels):
+    """The authors' code for these views: MCL with one view per member, else L-MCL."""
+    return naive_lmcl_terms if any(len(member) > 1 for member in channels) else naive_terms
+
+
+def memoised(rows):
+    """The same row tensors for repeated calls (the reference computes each logit map once
+    per call; memoising only saves time, the values and graphs are the same)."""
+    cache = {}
+
+    def cached(*key):
+        if key not in cache:
+            cache[key] = rows(*key)
+        return cache[key]
+
+    return cached
+
+
+def naive_in_batch(E, labels, tau, T, terms=naive_terms):
+    """losses/cifar_sup_mcl_loss.py (``terms=naive_lmcl_terms``: the layer-wise
+    losses/cifar_sup_layer_mcl_meta_loss.py), loop form, with views E[(i, k)] (R, D)."""
     R = next(iter(E.values())).shape[0]
 
     def masks(a):  # other samples of the class; the diagonal left out
@@ -82,11 +152,15 @@ def naive_in_batch(E, labels, tau, T):
             return row, [b == a for b in range(R)], [True] * R
         return (row, ) + tuple(masks(a))
 
-    return naive_terms(list(E), R, intra, inter, T, labels is not None)
+    return terms(list(E), R, memoised(intra), memoised(inter), T, labels is not None)
 
 
-def naive_memory(E, memories, memory_labels, idx, labels, tau, T, pos_k):
-    """losses/imagenet_sup_mcl_loss.py, loop form: idx (R, 1 + pos_k + neg_k) slots."""
+def naive_memory(E, memories, memory_labels, idx, labels, tau, T, pos_k, terms=naive_terms):
+    """losses/imagenet_sup_mcl_loss.py (``terms=naive_lmcl_terms``: the layer-wise
+    losses/imagenet_sup_layer_mcl_meta_loss.py, whose second intra map of a call reads the
+    first view's member's memory, ``memory_ + str(a)`` twice: here every view's intra map
+    reads its own member's memory, as in the MCL code), loop form: idx (R, 1 + pos_k + neg_k)
+    slots."""
     R, K = idx.shape
 
     def flags(a, c):
@@ -109,7 +183,7 @@ def naive_memory(E, memories, memory_labels, idx, labels, tau, T, pos_k):
     def inter(v, w, a):
         return row(v, w[0], a, range(K))  # cos_simi_ij = memory_i[idx] . e_j
 
-    return naive_terms(list(E), R, intra, inter, T, labels is not None)
+    return terms(list(E), R, memoised(intra), memoised(inter), T, labels is not None)
 
 
 def naive_memory_update(memories, memory_labels, E_last, sample_idx, labels, momentum):
@@ -287,7 +361,7 @@ def test_in_batch_parity_with_loop_reference(channels, labels):
     feats = random_feats(channels, 6, seed=len(channels))
     labels = None if labels is None else torch.tensor(labels)
     out = m(feats, labels)
-    ref = naive_in_batch(embed(m, feats), labels, 0.2, 2.0)
+    ref = naive_in_batch(embed(m, feats), labels, 0.2, 2.0, reference_terms(channels))
     assert_terms_close(out, ref, weights)
     # gradients into the inputs and the heads, every term (soft targets detached as there)
     params = flat_inputs(feats) + list(m.parameters())
@@ -301,34 +375,95 @@ def test_in_batch_parity_with_loop_reference(channels, labels):
             torch.testing.assert_close(g, g_ref, rtol=1e-6, atol=1e-8)
 
 
-def test_pair_counts_layer_wise_and_three_members():
-    """Identical views everywhere: every pair gives the same value, so the totals count views
-    (VCL) and ordered pairs of views of different members (ICL)."""
+@pytest.mark.parametrize('N', [2, 3])
+def test_term_counts_mcl_and_lmcl(N):
+    """Identical views everywhere: every view gives the same VCL value x and every ordered pair
+    of views of different members the same ICL value y (the soft terms are 0). MCL (one view
+    per member) counts each once, as winycg/MCL: N x and N (N - 1) y. L-MCL (S >= 2 views) as
+    winycg/L-MCL: every view's VCL 2 (N - 1) S times, every ordered pair's terms twice, i.e.
+    2 N (N - 1) S² x and 2 N (N - 1) S² y. Counting as MCL does would fall short of the authors'
+    by 1 / (2 (N - 1) S) for VCL and 1/2 for the pair terms."""
     torch.manual_seed(0)
-    one = MCLLoss([4, 4], embed_dim=8, loss_weights=ONES)
     feat = torch.randn(6, 4)
     labels = torch.tensor([0, 0, 1, 1, 2, 2])
-    head = one.heads[0][0]
+    head = MCLLoss([4, 4], embed_dim=8).heads[0][0]
 
     def cohort(channels):
         m = MCLLoss(channels, embed_dim=8, loss_weights=ONES)
         for member in m.heads:
             for k in range(len(member)):
                 member[k] = copy.deepcopy(head)
-        feats = [[feat] * len(member) for member in channels]
-        return m(feats, labels)
+        assert m.layerwise == any(len(member) > 1 for member in channels)
+        return m([[feat] * len(member) for member in channels], labels)
 
-    base = cohort([[4], [4]])  # 2 views, 2 ordered pairs
-    layered = cohort([[4, 4], [4, 4]])  # 4 views, 8 ordered pairs
-    three = cohort([[4], [4], [4]])  # 3 views, 6 ordered pairs
-    assert base['loss_icl'].item() > 0 and base['loss_vcl'].item() > 0
-    assert layered['loss_vcl'].item() == pytest.approx(2 * base['loss_vcl'].item(), rel=1e-6)
-    assert layered['loss_icl'].item() == pytest.approx(4 * base['loss_icl'].item(), rel=1e-6)
-    assert three['loss_vcl'].item() == pytest.approx(1.5 * base['loss_vcl'].item(), rel=1e-6)
-    assert three['loss_icl'].item() == pytest.approx(3 * base['loss_icl'].item(), rel=1e-6)
-    for out in (base, layered, three):
+    base = cohort([[4], [4]])
+    x, y = base['loss_vcl'].item() / 2, base['loss_icl'].item() / 2
+    assert x > 0 and y > 0
+    mcl = cohort([[4]] * N)
+    assert mcl['loss_vcl'].item() == pytest.approx(N * x, rel=1e-6)
+    assert mcl['loss_icl'].item() == pytest.approx(N * (N - 1) * y, rel=1e-6)
+    outs = [mcl]
+    for S in (2, 3, 4):
+        out = cohort([[4] * S] * N)
+        assert out['loss_vcl'].item() == pytest.approx(2 * (N - 1) * S * N * S * x, rel=1e-6)
+        assert out['loss_icl'].item() == pytest.approx(2 * N * (N - 1) * S * S * y, rel=1e-6)
+        outs.append(out)
+    # uneven views (2 + 1 + ...): view counts 2 * (views of the other members)
+    sizes = [2] + [1] * (N - 1)
+    out = cohort([[4] * n for n in sizes])
+    total = sum(sizes)
+    vcl_units = sum(n * 2 * (total - n) for n in sizes)
+    pair_units = sum(a * b for i, a in enumerate(sizes) for j, b in enumerate(sizes) if i != j)
+    assert out['loss_vcl'].item() == pytest.approx(vcl_units * x, rel=1e-6)
+    assert out['loss_icl'].item() == pytest.approx(2 * pair_units * y, rel=1e-6)
+    for out in outs + [base]:
         assert out['loss_soft_vcl'].abs().item() < 1e-5
         assert out['loss_soft_icl'].abs().item() < 1e-5
+
+
+def lmcl_channels(N, S):
+    """Heterogeneous channels: member i's view k has 3 + (i + 2k) % 4 channels."""
+    return [[3 + (i + 2 * k) % 4 for k in range(S)] for i in range(N)]
+
+
+@pytest.mark.parametrize('form', ['in_batch', 'memory'])
+@pytest.mark.parametrize('N,S', [(2, 2), (2, 3), (2, 4), (3, 2), (3, 3), (3, 4)])
+def test_lmcl_parity_with_authors_layer_wise_loop(N, S, form):
+    """L-MCL: the four terms (values and gradients, term by term) equal the authors'
+    layer-wise loss with uniform pair weights written as their loops (naive_lmcl_terms), for N
+    members of S views, in-batch (their CIFAR code) and memory (their ImageNet code) forms, so
+    that loss_weights mean the paper's weights."""
+    weights = dict(vcl=0.3, soft_vcl=0.7, icl=1.1, soft_icl=0.9)
+    channels = lmcl_channels(N, S)
+    memory = None if form == 'in_batch' else dict(num_samples=12, pos_k=2, neg_k=7)
+    m = MCLLoss(channels, embed_dim=8, tau=0.2, kd_temperature=2.0, loss_weights=weights,
+                memory=memory).double()
+    assert m.layerwise
+    feats = random_feats(channels, 6, seed=10 * N + S)
+    sample_idx = torch.tensor([0, 4, 5, 7, 9, 11])
+    labels = SLOT_LABELS[sample_idx]  # 0, 1, 2, 1, 0, 3: classes 2 and 3 without a positive
+    if memory is None:
+        out = m(feats, labels)
+        ref = naive_in_batch(embed(m, feats), labels, 0.2, 2.0, naive_lmcl_terms)
+    else:
+        with torch.no_grad():
+            m.memory_labels.copy_(SLOT_LABELS)  # all seen: same-class slots to draw
+        record = record_draws(m)
+        before = memory_state(m)
+        out = m(feats, labels, sample_idx)
+        memories = [before[f'memory_{i}'] for i in range(N)]
+        ref = naive_memory(embed(m, feats), memories, before['memory_labels'], record[-1],
+                           labels, 0.2, 2.0, pos_k=2, terms=naive_lmcl_terms)
+        valid_pos = m._contrast_masks(record[-1], labels)[0]
+        assert valid_pos.any()  # same-class slots took part
+    assert_terms_close(out, ref, weights)
+    params = flat_inputs(feats) + list(m.parameters())
+    for key in KEYS:
+        assert float(ref[key]) > 0, key
+        grads = torch.autograd.grad(out[f'loss_{key}'], params, retain_graph=True)
+        ref_grads = torch.autograd.grad(weights[key] * ref[key], params, retain_graph=True)
+        for g, g_ref in zip(grads, ref_grads):
+            torch.testing.assert_close(g, g_ref, rtol=1e-6, atol=1e-8)
 
 
 def test_no_positive_no_nan_and_skipped_anchor_mean():
@@ -411,7 +546,7 @@ def test_memory_parity_with_loop_reference(channels, with_labels):
         out = m(feats, labels, sample_idx)
         E = embed(m, feats)
         ref = naive_memory(E, memories, before['memory_labels'], record[-1], labels, 0.2, 2.0,
-                           pos_k=2)
+                           pos_k=2, terms=reference_terms(channels))
         assert_terms_close(out, ref, weights)
         total = sum(out.values())
         ref_total = sum(weights[k] * ref[k] for k in KEYS)
@@ -674,6 +809,41 @@ def test_config_and_input_errors():
         mm(feats, torch.tensor([0, 1, 2]), torch.tensor([0, 1, 10]))
     with pytest.raises(ValueError, match='labels must be >= 0'):
         mm(feats, torch.tensor([0, -1, 2]), torch.tensor([0, 1, 2]))
+
+
+def test_memory_sizes_and_slot_identity_errors():
+    """Memory settings that would contrast or update wrong slots silently are refused, naming
+    the key; a sample_idx whose slot changes class (not one sample for the whole run) too."""
+    with pytest.raises(ValueError, match=r'memory.neg_k must be >= 1 .*got 0'):
+        MCLLoss([4, 4], memory=dict(num_samples=8, neg_k=0))
+    with pytest.raises(ValueError, match=r'memory.pos_k must be >= 0, got -1'):
+        MCLLoss([4, 4], memory=dict(num_samples=8, pos_k=-1))
+    with pytest.raises(ValueError, match=r'memory.momentum must be in \[0, 1\) .*got 1'):
+        MCLLoss([4, 4], memory=dict(num_samples=8, momentum=1))
+    # pos_k beyond the slots of a class and a batch larger than the memory are fine: the
+    # missing same-class slots are masked, repeated slots take their last occurrence
+    m = MCLLoss([4, 5], embed_dim=6, memory=dict(num_samples=3, pos_k=4, neg_k=5))
+    feats = [torch.randn(6, 4), torch.randn(6, 5)]
+    sample_idx = torch.tensor([0, 1, 2, 2, 1, 0])
+    out = m(feats, torch.tensor([0, 1, 1, 1, 1, 0]), sample_idx)
+    assert all(torch.isfinite(v) for v in out.values())
+    assert m.memory_labels.tolist() == [0, 1, 1]
+    # one gathered batch giving slot 2 two classes: refused before any write
+    state = memory_state(m)
+    with pytest.raises(ValueError, match=r'sample_idx 2 comes with label (0|1), but its memory '
+                       r'slot also holds class (0|1).*memory.num_samples=3'):
+        m(feats, torch.tensor([0, 1, 1, 0, 1, 0]), sample_idx)
+    # a slot seen before with another class
+    with pytest.raises(ValueError, match=r'sample_idx 0 comes with label 2, but its memory '
+                       r'slot also holds class 0'):
+        m(feats, torch.tensor([2, 1, 1, 1, 1, 2]), sample_idx)
+    for key, value in memory_state(m).items():
+        assert torch.equal(value, state[key]), key
+    # label-free batches and unseen slots (-1) take any class
+    m(feats, None, sample_idx)
+    fresh = MCLLoss([4, 5], embed_dim=6, memory=dict(num_samples=3, neg_k=5))
+    fresh(feats, torch.tensor([2, 1, 1, 1, 1, 2]), sample_idx)
+    assert fresh.memory_labels.tolist() == [2, 1, 1]
 
 
 def test_registry_build():

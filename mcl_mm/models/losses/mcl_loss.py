@@ -27,6 +27,16 @@ per member gives MCL; several give L-MCL). Each view has its own projection head
   unordered pair both directions, as the reference's
   ``kl(cos_ij, cos_ji.detach()) + kl(cos_ji, cos_ij.detach())``.
 
+How the terms are summed (with uniform pair weights, i.e. the authors' meta-learned weights of
+L-MCL replaced by 1). With one view per member (MCL) as ``winycg/MCL``: VCL is the sum over the
+views, soft VCL, ICL and soft ICL the sums over the ordered pairs (v, w), each term once. With
+several views for some member (L-MCL) as ``winycg/L-MCL``, whose pair loss is called for every
+ordered pair of members (i, j) and every view k of i and z of j and adds, per call, the VCL of
+both views and the soft VCL, ICL and soft ICL terms in both directions: so the VCL of a view of
+member i enters ``2 * sum_{j != i} S_j`` times (``2 (N - 1) S`` with S views per member: 8 for
+two members of four views) and every ordered pair's soft VCL, ICL and soft ICL terms twice. A
+config's ``loss_weights`` therefore mean what the paper's weights mean in both cases.
+
 The supervised contrastive loss of one anchor is ``-mean_{p in positives} log softmax(row)[p]``
 with the softmax over the row's valid entries; it is averaged over the anchors that have at
 least one positive. The reference divides by the number of positives, so an anchor without one
@@ -54,7 +64,11 @@ Contrast sets:
   positives: the same-class slots. A same-class slot that could not be drawn (fewer than pos_k
   known slots of the class), and a drawn negative that is the own slot or has the anchor's
   (known) class, are left out of the softmax. The memories are updated after the loss (in
-  training mode only) with the gathered batch of all ranks.
+  training mode only) with the gathered batch of all ranks. A slot is one training sample:
+  ``sample_idx`` seen with a class other than the one its slot holds is an error. (The
+  authors' layer-wise ImageNet code contrasts the second view of each pair against the first
+  view's member's memory, ``memory_ + str(a)`` twice; here, as in their MCL code and their
+  layer-wise CIFAR code, every view's VCL is against its own member's memory.)
 * Pixel sampling (``pixel_sampling=dict(...)``, in-batch form only): dense (B, C, h, w)
   features; up to ``pixels_per_class`` pixels of each class of each image are sampled and
   used as the batch.
@@ -193,7 +207,8 @@ class MCLLoss(nn.Module):
     Args:
         in_channels (Sequence[Sequence[int]] | Sequence[int]): for each member, the channels
             of each of its views (stages); a flat list means one view per member. At least two
-            members.
+            members. With more than one view for some member the terms are summed as the
+            authors' L-MCL code sums them (module docstring; ``layerwise`` is then True).
         embed_dim (int): D, dimension of the projected embeddings (128).
         tau (float): similarity temperature.
         kd_temperature (float): temperature T of the soft (KL) terms.
@@ -201,8 +216,8 @@ class MCLLoss(nn.Module):
             ``soft_icl`` (defaults 0.1, 1.0, 0.1, 1.0; a partial dict overrides those keys). A
             term of weight 0 is not computed and returns an attached 0.
         memory (dict, optional): the memory-bank form: ``num_samples`` (required: the size of
-            the training set, ``sample_idx`` < num_samples), ``momentum`` (0.5), ``neg_k``
-            (8192) and ``pos_k`` (1). None gives the in-batch form.
+            the training set, ``sample_idx`` < num_samples), ``momentum`` (0.5, in [0, 1)),
+            ``neg_k`` (8192, >= 1) and ``pos_k`` (1, >= 0). None gives the in-batch form.
         pixel_sampling (dict, optional): dense features (in-batch form only):
             ``pixels_per_class`` (16, per class and image) and ``ignore_index`` (255).
         seed (int): seed of the module's own CPU generator (memory init and all draws).
@@ -239,6 +254,8 @@ class MCLLoss(nn.Module):
         self.tau = tau
         self.kd_temperature = kd_temperature
         self.loss_weights = _checked_dict('loss_weights', loss_weights or {}, _DEFAULT_WEIGHTS)
+        # L-MCL: the terms are summed as the authors' layer-wise code sums them
+        self.layerwise = any(len(member) > 1 for member in channels)
 
         self.heads = nn.ModuleList([
             nn.ModuleList([
@@ -257,12 +274,16 @@ class MCLLoss(nn.Module):
             num_samples = self.memory['num_samples']
             if num_samples < 1:
                 raise ValueError(f'memory.num_samples must be >= 1, got {num_samples}')
-            if self.memory['pos_k'] < 0 or self.memory['neg_k'] < 0:
-                raise ValueError(f'memory.pos_k and memory.neg_k must be >= 0, got '
-                                 f'{self.memory["pos_k"]}, {self.memory["neg_k"]}')
-            if not 0 <= self.memory['momentum'] <= 1:
-                raise ValueError(f'memory.momentum must be in [0, 1], got '
-                                 f'{self.memory["momentum"]}')
+            if self.memory['pos_k'] < 0:
+                raise ValueError(f'memory.pos_k must be >= 0, got {self.memory["pos_k"]}')
+            if self.memory['neg_k'] < 1:
+                # without negatives VCL and ICL contrast the positives with each other only
+                raise ValueError(f'memory.neg_k must be >= 1 (the negatives drawn per anchor), '
+                                 f'got {self.memory["neg_k"]}')
+            if not 0 <= self.memory['momentum'] < 1:
+                # 1 would never write an embedding: the memories would stay random
+                raise ValueError(f'memory.momentum must be in [0, 1) (the share of the old '
+                                 f'slot), got {self.memory["momentum"]}')
             # as the reference: uniform in [-stdv, stdv), stdv = 1 / sqrt(D / 3) (norm ~ 1)
             stdv = 1. / (embed_dim / 3)**0.5
             for i in range(len(channels)):
@@ -424,6 +445,7 @@ class MCLLoss(nn.Module):
         """
         views = [(i, k) for i in range(len(embeds)) for k in range(len(embeds[i]))]
         pairs = [(v, w) for v in views for w in views if v[0] != w[0]]
+        vcl_count, pair_count = self._term_counts()
         # an attached zero for the terms that are not computed
         zero = torch.stack([e.sum() for member in embeds for e in member]).sum() * 0.
         losses = dict(vcl=zero, soft_vcl=zero, icl=zero, soft_icl=zero)
@@ -431,17 +453,32 @@ class MCLLoss(nn.Module):
         if intra_masks is not None and (weights['vcl'] or weights['soft_vcl']):
             intra_logits = {v: intra(v) for v in views}
             if weights['vcl']:
-                losses['vcl'] = sum(_sup_con(intra_logits[v], *intra_masks) for v in views)
+                losses['vcl'] = sum(vcl_count[v[0]] * _sup_con(intra_logits[v], *intra_masks)
+                                    for v in views)
             if weights['soft_vcl']:
-                losses['soft_vcl'] = sum(
+                losses['soft_vcl'] = pair_count * sum(
                     _row_kl(intra_logits[v], intra_logits[w], intra_masks[1], T)
                     for v, w in pairs)
         if weights['icl']:
-            losses['icl'] = sum(_sup_con(inter(v, w), *inter_masks) for v, w in pairs)
+            losses['icl'] = pair_count * sum(
+                _sup_con(inter(v, w), *inter_masks) for v, w in pairs)
         if weights['soft_icl']:
-            losses['soft_icl'] = sum(
+            losses['soft_icl'] = pair_count * sum(
                 _row_kl(inter(v, w), inter(w, v), inter_masks[1], T) for v, w in pairs)
         return losses
+
+    def _term_counts(self) -> Tuple[List[int], int]:
+        """How many times each term enters its sum (see the module docstring).
+
+        Returns:
+            tuple: per member i, the count of the VCL of each of its views (1 for MCL,
+            ``2 * sum_{j != i} S_j`` for L-MCL, S_j the views of member j), and the count of
+            every ordered pair's soft VCL, ICL and soft ICL terms (1 for MCL, 2 for L-MCL).
+        """
+        if not self.layerwise:
+            return [1] * self.num_members, 1
+        sizes = [len(member) for member in self.in_channels]
+        return [2 * (sum(sizes) - s) for s in sizes], 2
 
     def _in_batch_losses(self, embeds: List[List[Tensor]],
                          labels: Optional[Tensor]) -> Dict[str, Tensor]:
@@ -586,13 +623,45 @@ class MCLLoss(nn.Module):
         sample_idx = _all_gather_cat(sample_idx)
         keep = _last_occurrence(sample_idx)
         slots = sample_idx[keep]
+        if labels is not None:
+            labels = _all_gather_cat(labels)
+            self._check_slot_labels(sample_idx, labels, keep)
         m = self.memory['momentum']
         for i, e in enumerate(embeds):
             memory = getattr(self, f'memory_{i}')
             e = _all_gather_cat(e.contiguous())[keep].to(memory.dtype)
             memory[slots] = F.normalize(memory[slots] * m + e * (1 - m), p=2, dim=1)
         if labels is not None:
-            self.memory_labels[slots] = _all_gather_cat(labels)[keep]
+            self.memory_labels[slots] = labels[keep]
+
+    def _check_slot_labels(self, sample_idx: Tensor, labels: Tensor, keep: Tensor) -> None:
+        """A slot is one training sample: its class must not change.
+
+        Args:
+            sample_idx (Tensor): (W,) gathered slots, repeats allowed.
+            labels (Tensor): (W,) their labels.
+            keep (Tensor): (W',) the last occurrence of each distinct slot, in the order of
+                ``torch.unique(sample_idx)`` (:func:`_last_occurrence`).
+
+        Raises a ValueError where a slot already holds another class, or where one gathered
+        batch gives one slot two classes: ``sample_idx`` then does not name one sample (e.g.
+        indices within the sub-datasets of a concatenation), and the slot's memory and its
+        same-class draws would mix samples of different classes.
+        """
+        held = self.memory_labels[sample_idx]
+        _, inverse = torch.unique(sample_idx, return_inverse=True)
+        written = labels[keep][inverse]  # the label each occurrence's slot will hold
+        changed = (held >= 0) & (held != labels)
+        bad = changed | (written != labels)
+        if bool(bad.any()):
+            b = int(torch.nonzero(bad)[0, 0])
+            other = int(held[b]) if bool(changed[b]) else int(written[b])
+            raise ValueError(
+                f'sample_idx {int(sample_idx[b])} comes with label {int(labels[b])}, but its '
+                f'memory slot also holds class {other}: each sample_idx must name one training '
+                f'sample for the whole run (its index in the training set, < '
+                f'memory.num_samples={self.memory["num_samples"]}), e.g. not an index within '
+                f'one sub-dataset of a concatenated set')
 
     # ------------------------------------------------------------------ pixel sampling
 
