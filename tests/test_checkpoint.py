@@ -1,6 +1,8 @@
 """mmengine checkpoints load with torch's weights_only loader; other pickled objects do not.
 Checkpoints are written atomically; --resume names a bad checkpoint."""
+import os
 import pickle
+import stat
 
 import numpy as np
 import pytest
@@ -68,20 +70,92 @@ def test_checkpoint_writes_are_atomic(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize('damage', ['truncate', 'pickled_object'])
 def test_resume_names_a_bad_checkpoint(tmp_path, damage):
-    """tools/train.py --resume with a truncated (or disallowed) last checkpoint fails at once
-    with the file's name, before building anything."""
+    """tools/train.py --resume with a truncated (or disallowed) last checkpoint and nothing
+    older to fall back on fails at once with the file's name, before building anything."""
     work = tmp_path / 'work'
     work.mkdir()
     ckpt = work / 'iter_4.pth'
     if damage == 'truncate':
         torch.save(_mmengine_like_checkpoint(), ckpt)
         ckpt.write_bytes(ckpt.read_bytes()[:200])
-        expected = 'cannot be read'
+        expected = f'{ckpt}, named by last_checkpoint, is unusable: it cannot be read'
     else:
         torch.save(dict(state_dict={}, extra=_NotAllowed()), ckpt)
-        expected = 'pickled objects that are not allowed'
+        expected = f'--resume: checkpoint {ckpt} (named by last_checkpoint): it holds pickled ' \
+            'objects that are not allowed'
     (work / 'last_checkpoint').write_text(str(ckpt))
     with pytest.raises(AssertionError) as err:
         run_tool('tools/train.py', 'configs/baselines/deeplabv3_r18_synthetic-cityscapes.py',
                  '--work-dir', str(work), '--resume', timeout=300)
-    assert f'--resume: checkpoint {ckpt}' in str(err.value) and expected in str(err.value)
+    assert expected in str(err.value)
+
+
+def _work_dir(tmp_path, names):
+    work = tmp_path / 'work'
+    work.mkdir()
+    for k, name in enumerate(names):
+        torch.save(_mmengine_like_checkpoint(), work / name)
+        os.utime(work / name, (1000 + k, 1000 + k))
+    return work
+
+
+def test_resume_skips_what_a_kill_left_behind(tmp_path):
+    """An empty last_checkpoint, or one naming a truncated or missing file: --resume takes
+    the newest checkpoint of the work dir that loads, and says so."""
+    from mcl_mm.engine.checkpoint import resolve_resume_checkpoint
+    work = _work_dir(tmp_path, ['iter_2.pth', 'iter_4.pth', 'iter_6.pth', 'best_mIoU.pth'])
+    said = []
+    pointer = work / 'last_checkpoint'
+    pointer.write_text('')  # killed between the truncation and the write
+    assert resolve_resume_checkpoint(str(work), log=said.append) == str(work / 'iter_6.pth')
+    assert 'last_checkpoint is empty' in said[-1] and 'iter_6.pth' in said[-1]
+    (work / 'iter_6.pth').write_bytes((work / 'iter_6.pth').read_bytes()[:300])  # truncated
+    pointer.write_text(str(work / 'iter_6.pth'))
+    assert resolve_resume_checkpoint(str(work), log=said.append) == str(work / 'iter_4.pth')
+    assert 'skipping' in said[-2] and 'is unusable' in said[-1]
+    pointer.write_text(str(work / 'iter_8.pth'))  # named, never written
+    assert resolve_resume_checkpoint(str(work), log=said.append) == str(work / 'iter_4.pth')
+    assert 'does not exist' in said[-1]
+    pointer.write_text(str(work / 'iter_2.pth'))  # a good pointer is followed as it is
+    assert resolve_resume_checkpoint(str(work), log=said.append) == str(work / 'iter_2.pth')
+    assert resolve_resume_checkpoint(str(tmp_path / 'empty'), log=said.append) is None
+    with pytest.raises(RuntimeError, match='load_from'):
+        resolve_resume_checkpoint(str(work), str(work / 'iter_6.pth'))
+
+
+def test_checkpoints_keep_the_umask_mode_and_leftovers_are_removed(tmp_path):
+    """A checkpoint gets the mode a plain write gives (not mkstemp's 0600); the temporary file
+    of a write a kill interrupted is removed by the next process's first write."""
+    from mcl_mm.engine import checkpoint
+    old = os.umask(0o022)
+    try:
+        save_checkpoint(_mmengine_like_checkpoint(), str(tmp_path / 'iter_1.pth'))
+        assert stat.S_IMODE((tmp_path / 'iter_1.pth').stat().st_mode) == 0o644
+        os.chmod(tmp_path / 'iter_1.pth', 0o640)  # an existing file keeps its mode
+        save_checkpoint(_mmengine_like_checkpoint(), str(tmp_path / 'iter_1.pth'))
+        assert stat.S_IMODE((tmp_path / 'iter_1.pth').stat().st_mode) == 0o640
+    finally:
+        os.umask(old)
+    leftover = tmp_path / f'.iter_2.pth.abcd1234{checkpoint.PARTIAL_SUFFIX}'
+    leftover.write_bytes(b'half a checkpoint')
+    os.utime(leftover, (1000, 1000))  # older than this process
+    assert checkpoint.remove_partial_writes(str(tmp_path)) == [leftover.name]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['iter_1.pth']
+
+
+def test_last_checkpoint_is_written_atomically(tmp_path, monkeypatch):
+    """mmengine's checkpoint hook rewrites last_checkpoint with open(path, 'w'); through
+    mcl_mm a failure while writing leaves the previous content whole."""
+    from mmengine.hooks import checkpoint_hook
+    path = tmp_path / 'last_checkpoint'
+    with checkpoint_hook.open(str(path), 'w') as f:
+        f.write('/work/iter_2.pth')
+
+    def crash(fd):
+        raise OSError('killed')
+    monkeypatch.setattr('os.fsync', crash)
+    with pytest.raises(OSError, match='killed'):
+        with checkpoint_hook.open(str(path), 'w') as f:
+            f.write('/work/iter_4.pth')
+    assert path.read_text() == '/work/iter_2.pth'
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['last_checkpoint']

@@ -1,4 +1,5 @@
-"""mmengine's Runner, plus the hooks a config lists in ``mcl_mm_hooks``.
+"""mmengine's Runner, plus the hooks a config lists in ``mcl_mm_hooks``, and a ``--resume``
+that survives a run killed at any moment.
 
 mcl_mm's runtime base (``configs/_base_/mcl_mm_runtime.py``) must combine with any toolbox
 config, and MMEngine refuses a key that two bases both define: toolbox configs that define
@@ -7,13 +8,22 @@ defines it too. So the runtime base names mcl_mm's hooks under ``mcl_mm_hooks`` 
 ``runner_type='mcl_mm.Runner'``, which appends them to the config's own ``custom_hooks`` (a hook
 type the config already lists, e.g. ``mcl_mm.DatasetCheckHook`` with other arguments, is not
 added twice). The tools of mmseg, mmdet, mmpose and mcl_mm build the runner from
-``runner_type``.
+``runner_type``; ``tools/train.py`` builds configs without one with this runner too.
+
+A killed run leaves, at worst, an empty ``last_checkpoint`` (mmengine rewrites it in place;
+mcl_mm writes it atomically, but a run of another tool may not) or the temporary file of a
+checkpoint write. This runner removes such temporary files from the work dir when it starts
+and resumes from the newest checkpoint that loads
+(:func:`~mcl_mm.engine.checkpoint.resolve_resume_checkpoint`), saying so in the log.
 """
 import copy
 
+from mmengine.dist import is_main_process
 from mmengine.runner import Runner as MMEngineRunner
 
 from mcl_mm.registry import RUNNERS
+
+from .checkpoint import remove_partial_writes, resolve_resume_checkpoint
 
 
 def _type_name(hook) -> str:
@@ -31,7 +41,22 @@ def merge_hooks(custom_hooks, extra_hooks) -> list:
 
 @RUNNERS.register_module()
 class Runner(MMEngineRunner):
-    """:class:`mmengine.runner.Runner` whose ``custom_hooks`` also get ``cfg.mcl_mm_hooks``."""
+    """:class:`mmengine.runner.Runner` whose ``custom_hooks`` also get ``cfg.mcl_mm_hooks`` and
+    whose ``--resume`` skips over what a kill left behind."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if is_main_process():
+            removed = remove_partial_writes(self.work_dir)
+            if removed:
+                self.logger.info(f'removed {len(removed)} temporary file(s) of interrupted '
+                                 f'checkpoint writes from {self.work_dir}: {removed}')
+
+    def load_or_resume(self) -> None:
+        if self._resume and not self._has_loaded:
+            self._load_from = resolve_resume_checkpoint(self.work_dir, self._load_from,
+                                                        log=self.logger.warning)
+        super().load_or_resume()
 
     @classmethod
     def from_cfg(cls, cfg) -> 'Runner':

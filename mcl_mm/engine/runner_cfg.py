@@ -150,19 +150,24 @@ def apply_test_args(cfg: Config, args) -> Config:
 
 
 def build_runner(cfg: Config, data_splits: Optional[Sequence[str]] = None):
-    """The default :class:`~mmengine.runner.Runner`, or ``cfg.runner_type`` from the registry.
+    """``cfg.runner_type`` from the registry, else :class:`mcl_mm.engine.runner.Runner`
+    (mmengine's Runner with a ``--resume`` that survives kills).
 
-    Before building, the checkpoint ``--resume`` would load must be readable, and the data
-    roots, annotation files and image folders of ``data_splits`` (e.g. ``('train', 'val')``)
-    must exist and not be empty; each is a clear error naming the file or the config key.
+    Before building, the checkpoint ``--resume`` resumes from is found and checked (see
+    :func:`~mcl_mm.engine.checkpoint.resolve_resume_checkpoint`), and the data roots,
+    annotation files and image folders of ``data_splits`` (e.g. ``('train', 'val')``) must
+    exist and not be empty; each is a clear error naming the file or the config key.
     """
     from mmengine.registry import RUNNERS
-    from mmengine.runner import Runner
 
     from mcl_mm.datasets.checks import check_data_roots
 
-    from .checkpoint import check_resume_checkpoint
-    check_resume_checkpoint(cfg)
+    from .checkpoint import resolve_resume_checkpoint
+    from .runner import Runner
+    if cfg.get('resume'):
+        cfg.load_from = resolve_resume_checkpoint(
+            cfg.work_dir, cfg.get('load_from'),
+            log=lambda msg: print_log(msg, logger='current', level=logging.WARNING))
     if data_splits:
         check_data_roots(cfg, splits=tuple(data_splits))
     if 'runner_type' not in cfg:
