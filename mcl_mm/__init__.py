@@ -2,9 +2,11 @@
 
 Importing the package (``custom_imports=dict(imports=['mcl_mm'])``) checks that mmcv has
 its compiled ops, lets torch's ``weights_only`` loader read mmengine checkpoints, makes
-mmengine write local files (checkpoints) atomically, and sets
-up the ``mcl_mm`` registry nodes; models, hooks and datasets are imported lazily on first
-use through the registries' ``locations``.
+mmengine write local files (checkpoints, ``last_checkpoint``) atomically, makes a failed
+download of an addressed checkpoint (``open-mmlab://``, ``https://``) an error that says where
+to put the file (:mod:`mcl_mm.engine.downloads`), and sets up the ``mcl_mm`` registry nodes;
+models, hooks and datasets are imported lazily on first use through the registries'
+``locations``.
 """
 from .version import __version__
 
@@ -29,8 +31,10 @@ _check_mmcv_ops()
 
 from . import registry  # noqa: E402
 from .engine.checkpoint import allow_mmengine_checkpoint_types, use_atomic_local_writes  # noqa: E402
+from .engine.downloads import name_missing_downloads  # noqa: E402
 
 allow_mmengine_checkpoint_types()
 use_atomic_local_writes()
+name_missing_downloads()
 
 __all__ = ['__version__', 'registry']

@@ -1,11 +1,11 @@
 # Student-only baseline of CIRKD on CamVid: DeepLabV3-MobileNetV2 (mmseg's MobileNetV2-D8
 # backbone) trained alone at CIRKD's recipe (./deeplabv3_r101_40k_camvid.py, 360x360 crops).
-# ImageNet initialisation (no download at run time): download from
-#   https://download.openmmlab.com/mmclassification/v0/mobilenet_v2/mobilenet_v2_batch256_imagenet_20200708-3b2dc3af.pth
-#   to checkpoints/mobilenet_v2_batch256_imagenet_20200708-3b2dc3af.pth
+# ImageNet initialisation: mmcls://mobilenet_v2
+# (downloaded once into the torch hub cache; offline, put it at
+#  $TORCH_HOME/hub/checkpoints/mobilenet_v2_batch256_imagenet_20200708-3b2dc3af.pth)
 _base_ = ['./deeplabv3_r101_40k_camvid.py', './_base_/mbv2_student.py']
 model = dict(
-    pretrained='checkpoints/mobilenet_v2_batch256_imagenet_20200708-3b2dc3af.pth',
+    pretrained='mmcls://mobilenet_v2',
     backbone={{_base_.mbv2_backbone}},
     decode_head=dict(in_channels=320),
     auxiliary_head=dict(in_channels=96))

@@ -1,11 +1,11 @@
 # Student-only baseline of CIRKD: mmseg's
 # mobilenet_v2/mobilenet-v2-d8_deeplabv3_4xb2-80k_cityscapes-512x1024.py trained alone at CIRKD's recipe
 # (SGD lr 0.02, momentum 0.9, weight decay 1e-4, poly 0.9, 40k iterations, batch 2 x 8 GPUs). Paper: 73.12 mIoU.
-# Student ImageNet initialisation (no download at run time): download from
-#   https://download.openmmlab.com/mmclassification/v0/mobilenet_v2/mobilenet_v2_batch256_imagenet_20200708-3b2dc3af.pth
-#   to checkpoints/mobilenet_v2_batch256_imagenet_20200708-3b2dc3af.pth
+# Student ImageNet initialisation: mmcls://mobilenet_v2
+# (downloaded once into the torch hub cache; offline, put it at
+#  $TORCH_HOME/hub/checkpoints/mobilenet_v2_batch256_imagenet_20200708-3b2dc3af.pth)
 _base_ = ['mmseg::mobilenet_v2/mobilenet-v2-d8_deeplabv3_4xb2-80k_cityscapes-512x1024.py']
-model = dict(pretrained='checkpoints/mobilenet_v2_batch256_imagenet_20200708-3b2dc3af.pth')
+model = dict(pretrained='mmcls://mobilenet_v2')
 optim_wrapper = dict(optimizer=dict(type='SGD', lr=0.02, momentum=0.9, weight_decay=1e-4))
 param_scheduler = [dict(type='PolyLR', eta_min=1e-4, power=0.9, begin=0, end=40000, by_epoch=False)]
 train_cfg = dict(max_iters=40000, val_interval=4000)

@@ -3,12 +3,12 @@
 # mobilenet_v2/mobilenet-v2-d8_deeplabv3_4xb2-80k_cityscapes-512x1024.py) trained alone at
 # CIRKD's recipe (SGD lr 0.02, momentum 0.9, weight decay 1e-4, poly 0.9, 40k iterations,
 # batch 2 x 8 GPUs).
-# ImageNet initialisation (no download at run time): download from
-#   https://download.openmmlab.com/mmclassification/v0/mobilenet_v2/mobilenet_v2_batch256_imagenet_20200708-3b2dc3af.pth
-#   to checkpoints/mobilenet_v2_batch256_imagenet_20200708-3b2dc3af.pth
+# ImageNet initialisation: mmcls://mobilenet_v2
+# (downloaded once into the torch hub cache; offline, put it at
+#  $TORCH_HOME/hub/checkpoints/mobilenet_v2_batch256_imagenet_20200708-3b2dc3af.pth)
 _base_ = ['mmseg::deeplabv3/deeplabv3_r101-d8_4xb4-40k_voc12aug-512x512.py', './_base_/mbv2_student.py']
 model = dict(
-    pretrained='checkpoints/mobilenet_v2_batch256_imagenet_20200708-3b2dc3af.pth',
+    pretrained='mmcls://mobilenet_v2',
     backbone={{_base_.mbv2_backbone}},
     decode_head=dict(in_channels=320),
     auxiliary_head=dict(in_channels=96))

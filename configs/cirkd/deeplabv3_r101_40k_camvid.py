@@ -3,9 +3,9 @@
 # iterations, batch 2 x 8 GPUs). mmseg's model zoo has no CamVid model, so train this first:
 #   bash tools/dist_train.sh configs/cirkd/deeplabv3_r101_40k_camvid.py 8
 # deeplabv3_r101_to_r18_camvid.py then reads work_dirs/deeplabv3_r101_40k_camvid/iter_40000.pth.
-# ImageNet initialisation (no download at run time): download from
-#   https://download.openmmlab.com/pretrain/third_party/resnet101_v1c-e67eebb6.pth
-#   to checkpoints/resnet101_v1c-e67eebb6.pth
+# ImageNet initialisation: open-mmlab://resnet101_v1c
+# (downloaded once into the torch hub cache; offline, put it at
+#  $TORCH_HOME/hub/checkpoints/resnet101_v1c-e67eebb6.pth)
 _base_ = [
     'mmseg::_base_/models/deeplabv3_r50-d8.py', '../_base_/datasets/camvid.py',
     'mmseg::_base_/default_runtime.py', 'mmseg::_base_/schedules/schedule_40k.py'
@@ -14,7 +14,7 @@ custom_imports = dict(imports=['mcl_mm'], allow_failed_imports=False)
 data_preprocessor = dict(size=(360, 360))
 model = dict(
     data_preprocessor=data_preprocessor,
-    pretrained='checkpoints/resnet101_v1c-e67eebb6.pth',
+    pretrained='open-mmlab://resnet101_v1c',
     backbone=dict(depth=101),
     decode_head=dict(num_classes=11),
     auxiliary_head=dict(num_classes=11))

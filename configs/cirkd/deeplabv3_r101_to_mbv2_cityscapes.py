@@ -2,11 +2,11 @@
 # recipe (./_base_/cirkd_r101-teacher_cityscapes.py: teacher checkpoint and data to put in place).
 # Paper: student 73.12 alone -> 75.42 with CIRKD.
 #   bash tools/dist_train.sh configs/cirkd/deeplabv3_r101_to_mbv2_cityscapes.py 8
-# Student ImageNet initialisation (no download at run time): download from
-#   https://download.openmmlab.com/mmclassification/v0/mobilenet_v2/mobilenet_v2_batch256_imagenet_20200708-3b2dc3af.pth
-#   to checkpoints/mobilenet_v2_batch256_imagenet_20200708-3b2dc3af.pth
+# Student ImageNet initialisation: mmcls://mobilenet_v2
+# (downloaded once into the torch hub cache; offline, put it at
+#  $TORCH_HOME/hub/checkpoints/mobilenet_v2_batch256_imagenet_20200708-3b2dc3af.pth)
 _base_ = ['./_base_/cirkd_r101-teacher_cityscapes.py']
 model = dict(
     student=dict(
         cfg_path='mmseg::mobilenet_v2/mobilenet-v2-d8_deeplabv3_4xb2-80k_cityscapes-512x1024.py',
-        pretrained='checkpoints/mobilenet_v2_batch256_imagenet_20200708-3b2dc3af.pth'))
+        pretrained='mmcls://mobilenet_v2'))

@@ -1,11 +1,11 @@
 # CIRKD: DeepLabV3-ResNet101 teacher -> DeepLabV3-ResNet18 student on CamVid, at the paper's
 # recipe (./_base_/cirkd_40k.py) with 360x360 crops. Paper: student 66.92 alone -> 68.21.
 #   bash tools/dist_train.sh configs/cirkd/deeplabv3_r101_to_r18_camvid.py 8
-# Files that must be in place (no download happens at run time):
+# Files:
 # - teacher: trained first with configs/cirkd/deeplabv3_r101_40k_camvid.py (mmseg has no
 #   CamVid model to download), which writes work_dirs/deeplabv3_r101_40k_camvid/iter_40000.pth
-# - student ImageNet initialisation: see ./deeplabv3_r18_40k_camvid.py
-#   (checkpoints/resnet18_v1c-b5776b93.pth)
+# - student ImageNet initialisation: open-mmlab://resnet18_v1c (./deeplabv3_r18_40k_camvid.py;
+#   downloaded once into the torch hub cache)
 # - CamVid in data/CamVid (see configs/_base_/datasets/camvid.py).
 _base_ = ['../_base_/datasets/camvid.py', './_base_/cirkd_40k.py']
 model = dict(

@@ -2,12 +2,12 @@
 # deeplabv3/deeplabv3_r101-d8_4xb4-40k_voc12aug-512x512.py at depth 18 with the R18 head
 # widths) trained alone at CIRKD's recipe (SGD lr 0.02, momentum 0.9, weight decay 1e-4,
 # poly 0.9, 40k iterations, batch 2 x 8 GPUs). Paper: 73.21 mIoU.
-# Student ImageNet initialisation (no download at run time): download from
-#   https://download.openmmlab.com/pretrain/third_party/resnet18_v1c-b5776b93.pth
-#   to checkpoints/resnet18_v1c-b5776b93.pth
+# Student ImageNet initialisation: open-mmlab://resnet18_v1c
+# (downloaded once into the torch hub cache; offline, put it at
+#  $TORCH_HOME/hub/checkpoints/resnet18_v1c-b5776b93.pth)
 _base_ = ['mmseg::deeplabv3/deeplabv3_r101-d8_4xb4-40k_voc12aug-512x512.py']
 model = dict(
-    pretrained='checkpoints/resnet18_v1c-b5776b93.pth',
+    pretrained='open-mmlab://resnet18_v1c',
     backbone=dict(depth=18),
     decode_head=dict(in_channels=512, channels=128),
     auxiliary_head=dict(in_channels=256, channels=64))

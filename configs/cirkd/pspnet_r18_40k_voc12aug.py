@@ -1,7 +1,7 @@
 # Student-only baseline of CIRKD on Pascal VOC 2012 + aug: PSPNet-ResNet18 (mmseg's PSPHead, as
 # in pspnet/pspnet_r50-d8_4xb4-40k_voc12aug-512x512.py, on the ResNet18-D8 of
 # ./deeplabv3_r18_40k_voc12aug.py, whose data, recipe and ImageNet initialisation it keeps:
-# checkpoints/resnet18_v1c-b5776b93.pth, see there where to download it).
+# open-mmlab://resnet18_v1c).
 _base_ = ['./deeplabv3_r18_40k_voc12aug.py']
 model = dict(
     decode_head=dict(

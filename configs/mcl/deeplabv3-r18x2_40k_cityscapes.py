@@ -1,7 +1,7 @@
 # A cohort of two DeepLabV3-R18 trained online together with pixel-level MCL on Cityscapes, at
 # the student recipe of configs/cirkd/deeplabv3_r18_40k_cityscapes.py (SGD lr 0.02, poly 0.9,
-# 40k iterations, batch 2 x 8 GPUs, ImageNet-initialised ResNet18-V1c: see that config for
-# where checkpoints/resnet18_v1c-b5776b93.pth comes from). Each member alone: 74.21 mIoU
+# 40k iterations, batch 2 x 8 GPUs, ImageNet-initialised ResNet18-V1c from
+# open-mmlab://resnet18_v1c). Each member alone: 74.21 mIoU
 # (CIRKD paper). Validation scores both members (m0/mIoU, m1/mIoU) and keeps the best
 # checkpoint of member 0; tools/model_converters/cohort_member.py exports one member.
 _base_ = ['../cirkd/deeplabv3_r18_40k_cityscapes.py', './_base_/mcl_seg_pixel.py']

@@ -10,8 +10,10 @@ from typing import Dict, List, Optional, Union
 
 import torch
 from mmengine.model import BaseModel, revert_sync_batchnorm
+from mmengine.runner.checkpoint import CheckpointLoader
 from torch import nn
 
+from mcl_mm.engine.downloads import is_address
 from mcl_mm.registry import MODELS
 
 from ..align import align_tensors, check_align, common_extent
@@ -27,17 +29,28 @@ SOURCES = ('student', 'teacher')
 
 def load_teacher_checkpoint(teacher: nn.Module, path: str) -> None:
     """Load ``path`` into ``teacher`` strictly; a missing file or mismatched keys is an error
-    that names the file and the keys (``model.teacher_ckpt``)."""
-    if not osp.isfile(path):
+    that names the file and the keys (``model.teacher_ckpt``).
+
+    ``path`` is a local file or an address MMEngine's checkpoint loader reads
+    (``https://download.openmmlab.com/...``, ``open-mmlab://...``): downloaded once into torch's
+    hub cache and read from there afterwards (:mod:`mcl_mm.engine.downloads`).
+    """
+    if is_address(path):
+        try:
+            ckpt = CheckpointLoader.load_checkpoint(path, map_location='cpu')
+        except FileNotFoundError as e:
+            raise FileNotFoundError(f'model.teacher_ckpt: {e}') from e
+    elif not osp.isfile(path):
         raise FileNotFoundError(
             f'model.teacher_ckpt: no file {path!r}. Put the teacher checkpoint there (see the '
             'config header for where it comes from), or set model.teacher_ckpt=None and '
             'model.random_teacher=True to distil from a randomly initialised teacher (tests).')
-    try:
-        ckpt = torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as e:
-        raise ValueError(f'model.teacher_ckpt {path!r} cannot be read as a checkpoint '
-                         f'({type(e).__name__}: {e})') from e
+    else:
+        try:
+            ckpt = torch.load(path, map_location='cpu', weights_only=True)
+        except Exception as e:
+            raise ValueError(f'model.teacher_ckpt {path!r} cannot be read as a checkpoint '
+                             f'({type(e).__name__}: {e})') from e
     if not isinstance(ckpt, dict):
         raise ValueError(f'model.teacher_ckpt {path!r} holds a {type(ckpt).__name__}, expected '
                          'a state dict or a checkpoint with a state_dict')
