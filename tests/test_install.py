@@ -6,9 +6,17 @@ import pytest
 from conftest import REPO, run_tool
 
 
-def test_install_script_skips_what_is_installed():
-    log = run_tool('tools/install.sh', timeout=600)
+def test_install_script_skips_what_is_installed(tmp_path):
+    """The installer, run with the interpreter of a virtual environment of this test's own
+    (which sees the installed stack through --system-site-packages), finds every step done.
+    Whatever it might install would go into that environment, never into another one."""
+    venv = tmp_path / 'venv'
+    subprocess.run([sys.executable, '-m', 'venv', '--system-site-packages', '--without-pip',
+                    str(venv)], check=True)
+    python = venv / 'bin' / 'python'
+    log = run_tool('tools/install.sh', timeout=600, env=dict(PYTHON=str(python)))
     said = [line for line in log.splitlines() if line.startswith('[install]')]
+    assert f'[install] python: {python}' in said[0], said[0]
     assert not [line for line in said if ' installing ' in line], said
     for name in ('torch', 'mmengine 0.10.7', 'mmcv 2.1.0 with ops', 'mmsegmentation 1.2.2',
                  'mmdet 3.3.0', 'mmpose 1.3.2', 'xtcocotools'):
