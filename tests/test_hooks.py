@@ -2,6 +2,7 @@
 import re
 
 import pytest
+import torch
 from conftest import run_tool
 
 import mcl_mm  # noqa: F401
@@ -69,3 +70,21 @@ def test_ignore_index_mismatch_is_refused_before_training(synthetic_data, tmp_pa
     assert 'ignore_index mismatch: train_dataloader.dataset (CityscapesDataset) marks ' \
            'ignored pixels with 255' in msg and key in msg
     assert not list((tmp_path / 'w').glob('iter_*.pth'))
+
+
+def test_memory_size_must_match_the_training_set():
+    """An MCL memory of more slots than training samples keeps random slots as negatives for
+    the whole run; fewer leaves samples out: both are refused before training."""
+    from types import SimpleNamespace
+
+    from mcl_mm.engine.hooks import ConsistencyCheckHook
+    from mcl_mm.models.losses import MCLLoss
+    model = torch.nn.Module()
+    model.mcl_loss = MCLLoss([8, 8], memory=dict(num_samples=64, neg_k=4))
+    runner = SimpleNamespace(model=model,
+                             train_dataloader=SimpleNamespace(dataset=list(range(50))))
+    with pytest.raises(ValueError, match=r'train_dataloader.dataset \(list\) has 50 samples, '
+                                         r'but model.mcl_loss.memory.num_samples=64'):
+        ConsistencyCheckHook().before_train(runner)
+    model.mcl_loss = MCLLoss([8, 8], memory=dict(num_samples=50, neg_k=4))
+    ConsistencyCheckHook().before_train(runner)

@@ -1,8 +1,9 @@
 # A cohort of two ResNet-18 classifiers (configs/baselines/resnet18_synthetic-imagenet.py)
 # trained with MCL on the synthetic ImageNet-format set, same data, schedule and runtime as that
 # baseline, with the ImageNet recipe's memory form (tau 0.07, momentum 0.5, 1 same-class
-# positive) scaled to the set: memories of 64 slots, 32 negatives. The small-scale check of
-# resnet18x2_90e_imagenet.py.
+# positive) scaled to the set: memories of 50 slots (one per image of the default synthetic set;
+# set model.mcl_loss.memory.num_samples to another set's size), 32 negatives. The small-scale
+# check of resnet18x2_90e_imagenet.py.
 _base_ = ['../baselines/resnet18_synthetic-imagenet.py', './_base_/mcl_cls.py']
 member = dict(cfg_path='{{fileDirname}}/../baselines/resnet18_synthetic-imagenet.py')
 model = dict(
@@ -15,7 +16,7 @@ model = dict(
     mcl_loss=dict(
         type='mcl_mm.MCLLoss', in_channels=[512, 512], embed_dim=128, tau=0.07,
         kd_temperature=3.0, loss_weights={{_base_.mcl_cls_loss_weights}},
-        memory=dict(num_samples=64, momentum=0.5, pos_k=1, neg_k=32)),
+        memory=dict(num_samples=50, momentum=0.5, pos_k=1, neg_k=32)),
     predict_member='all')
 val_evaluator = dict(
     _delete_=True, type='mcl_mm.MemberMetric', metric=dict(type='mcl_mm.Accuracy', topk=(1, 5)))
