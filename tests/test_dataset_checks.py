@@ -1,8 +1,12 @@
 """Bad input -> a clear error naming the config key or file and what was expected:
 mcl_mm.datasets.checks, tools/misc/check_dataset.py and mcl_mm.DatasetCheckHook.
 
-The synthetic sets of the ``synthetic_data`` fixture are shared, so each test damages a copy.
+The synthetic sets of the ``synthetic_data`` fixture are shared, so each test damages a copy
+(or an index of symbolic links to them, whose links, never their targets, are replaced).
 """
+import json
+import os
+import re
 import shutil
 import subprocess
 import sys
@@ -19,8 +23,11 @@ from mmengine.logging import MMLogger
 from torch.utils.data import DataLoader
 
 import mcl_mm  # noqa: F401
+from mcl_mm.datasets import checks
 from mcl_mm.datasets.checks import (
+    DEFAULT_MAX_DECODE,
     BadDataError,
+    DatasetScan,
     cfg_num_classes,
     check_data_roots,
     check_dataset,
@@ -345,7 +352,7 @@ def test_tool_on_clean_and_damaged_sets(cityscapes, tmp_path):
 
 
 # ------------------------------------------------------------------------------------ hook
-def _runner(dataset, sampler, iter_based, num_workers=0):
+def _runner(dataset, sampler, iter_based, num_workers=0, work_dir=None, logger=None):
     from mmengine.runner.loops import _InfiniteDataloaderIterator
     loader = DataLoader(dataset, batch_size=2, sampler=sampler, collate_fn=pseudo_collate,
                         num_workers=num_workers, persistent_workers=num_workers > 0)
@@ -353,7 +360,8 @@ def _runner(dataset, sampler, iter_based, num_workers=0):
     if iter_based:
         loop.dataloader_iterator = _InfiniteDataloaderIterator(loader)
     return SimpleNamespace(train_loop=loop, val_loop=None, model=torch.nn.Linear(1, 1),
-                           logger=MMLogger.get_instance('test_dataset_checks'))
+                           logger=logger or MMLogger.get_instance('test_dataset_checks'),
+                           work_dir=None if work_dir is None else str(work_dir))
 
 
 def _hook(**kw):
@@ -438,3 +446,342 @@ def test_hook_stops_train_py_before_the_first_iteration(cityscapes, tmp_path):
             f'label {cityscapes / TRAIN_LABEL}: label values [77] outside 0..18 (ignore 255)'
             ) in proc.stderr
     assert 'Iter(train)' not in proc.stdout + proc.stderr
+
+
+# ------------------------------------------- bounded checks at scale: stat all, decode a sample
+def _linked_imagenet(root, source, num, classes=10):
+    """ImageNet layout of ``num`` entries (``meta/train.txt``), each a symbolic link to one of
+    the training images of the synthetic set ``source``."""
+    images = sorted((source / 'train').rglob('*.JPEG'))
+    lines = []
+    for i in range(num):
+        wnid = f'n{i % classes:08d}'
+        folder = root / 'train' / wnid
+        folder.mkdir(parents=True, exist_ok=True)
+        link = folder / f'{wnid}_{i}.JPEG'
+        link.symlink_to(images[i % len(images)])
+        lines.append(f'{wnid}/{link.name} {i % classes}')
+    (root / 'meta').mkdir(exist_ok=True)
+    (root / 'meta' / 'train.txt').write_text('\n'.join(lines) + '\n')
+    return root
+
+
+def _entry(root, i, classes=10):
+    wnid = f'n{i % classes:08d}'
+    return root / 'train' / wnid / f'{wnid}_{i}.JPEG'
+
+
+def _replace(path, data=None):
+    """Replace the link ``path`` by a regular file holding ``data`` (a copy of its target by
+    default); the shared target is left alone."""
+    data = path.read_bytes() if data is None else data
+    path.unlink()
+    path.write_bytes(data)
+
+
+def _imagenet(root):
+    from mcl_mm.datasets import ImageNetDataset
+    return ImageNetDataset(data_root=str(root), ann_file='meta/train.txt', data_prefix='train',
+                           pipeline=[])
+
+
+@pytest.fixture
+def linked(synthetic_data, tmp_path):
+    """An ImageNet-layout index of 30 links to 10 synthetic images."""
+    return _linked_imagenet(tmp_path / 'linked', synthetic_data('imagenet', num_train=10,
+                                                                 num_val=10), 30)
+
+
+@pytest.fixture
+def decodes(monkeypatch):
+    """The paths the scan decodes, in a list (cleared by the test as it likes)."""
+    calls = []
+    decode = checks._decode
+
+    def counted(path, settings):
+        calls.append(path)
+        return decode(path, settings)
+    monkeypatch.setattr(checks, '_decode', counted)
+    return calls
+
+
+def test_default_checks_every_file_and_decodes_a_bounded_sample(synthetic_data, tmp_path,
+                                                                decodes):
+    root = _linked_imagenet(tmp_path / 'in', synthetic_data('imagenet', num_train=10,
+                                                            num_val=10), 60)
+    assert checks.sample_indices(60, 4) == [0, 20, 39, 59]  # the decoded samples
+    gone = tmp_path / 'gone.JPEG'
+    _entry(root, 7).unlink()
+    _entry(root, 7).symlink_to(gone)                 # a broken link
+    _entry(root, 13).unlink()                        # missing
+    _replace(_entry(root, 33), b'')                  # empty
+    _entry(root, 45).unlink()
+    _entry(root, 45).mkdir()                         # a folder
+    _replace(_entry(root, 20), b'not a jpeg' * 30)   # corrupt, in the decoded sample
+    _replace(_entry(root, 21), b'not a jpeg' * 30)   # corrupt, outside it
+    dataset = _imagenet(root)
+    result = DatasetScan(dataset, max_decode=4).run()
+    assert [str(p) for p in result.problems] == [
+        f'image {_entry(root, 7)}: does not exist (a symbolic link to {gone}, which does not '
+        'exist)',
+        f'image {_entry(root, 13)}: does not exist',
+        f"image {_entry(root, 20)}: cannot be decoded by mmcv.imfrombytes(flag='color', "
+        "backend='cv2') (300 bytes; truncated or not an image); expected a readable image "
+        'file',
+        f'image {_entry(root, 33)}: is empty (0 bytes); expected a readable image file',
+        f'image {_entry(root, 45)}: is a folder; expected a readable image file']
+    assert [p.indices for p in result.problems] == [(7, ), (13, ), (20, ), (33, ), (45, )]
+    assert (result.samples, result.files, result.decoded) == (60, 60, 4)
+    assert sorted(decodes) == sorted(str(_entry(root, i)) for i in (0, 20, 39, 59))
+
+    # full mode: every sample decoded (but the files already reported), entry 21 found too
+    decodes.clear()
+    full = DatasetScan(dataset, max_decode=None).run()
+    assert full.decoded_all and full.decoded == 60
+    assert len(decodes) == 60 - 4
+    assert [p.indices for p in full.problems] == [(7, ), (13, ), (20, ), (21, ), (33, ), (45, )]
+    assert [str(p) for p in check_dataset(dataset)] == [str(p) for p in full.problems]
+
+
+def test_unreadable_file_is_found_by_its_mode(tmp_path, monkeypatch):
+    path = tmp_path / 'secret.png'
+    path.write_bytes(b'x' * 10)
+    path.chmod(0o600)
+    owner = path.stat().st_uid
+    # this process as another user in no group of the file: the mode bits deny reading, and
+    # access() (asked to confirm, as ACLs may allow it) says so too
+    monkeypatch.setattr(checks.os, 'access', lambda p, mode: False)
+    code, what = checks._stat_file(str(path), (owner + 1, frozenset()))
+    assert code == 'unreadable'
+    assert what == (f'is not readable by this process (-rw-------, owner uid {owner}, group '
+                    f'{path.stat().st_gid}); expected a readable image file')
+    # the owner may read it; access() is not asked
+    code, what = checks._stat_file(str(path), (owner, frozenset()))
+    assert what is None and code == f'10:{path.stat().st_mtime_ns}'
+
+
+def _log():
+    lines = []
+    return lines, SimpleNamespace(info=lines.append, warning=lines.append)
+
+
+def _start(root, work_dir, **kw):
+    """A (re)start of training on the set at ``root``: a new data set and runner, the hook's
+    ``before_train``; returns (data set, the hook's log lines)."""
+    dataset = _imagenet(root)
+    lines, logger = _log()
+    runner = _runner(dataset, DefaultSampler(dataset, shuffle=False), iter_based=False,
+                     work_dir=work_dir, logger=logger)
+    _hook(**kw).before_train(runner)
+    return dataset, lines
+
+
+def test_record_skips_the_decode_until_the_data_set_changes(linked, tmp_path, decodes):
+    work = tmp_path / 'work'
+    _, log = _start(linked, work, max_decode=5)
+    assert len(decodes) == 5
+    assert log[0].startswith('DatasetCheckHook: train set: 30 samples: 30 files checked to be '
+                             'present, readable and not empty in ')
+    assert '5 evenly spread samples decoded in ' in log[0] and log[0].endswith('no problems')
+    records = list((work / 'dataset_checks').glob('*.json'))
+    assert len(records) == 1
+    record = json.loads(records[0].read_text())
+    assert (record['max_decode'], record['decoded'], record['problems']) == (5, 5, [])
+    assert f'recorded in {records[0]}' in log[0]
+
+    def restart(**kw):
+        decodes.clear()
+        _, lines = _start(linked, work, **kw)
+        return len(decodes), lines[0]
+
+    n, line = restart(max_decode=5)  # --resume: the same data
+    assert n == 0
+    assert f'decode of 5 evenly spread samples remembered from {records[0]}' in line
+    # the content of a listed file changed (a new file there: new size or time)
+    _replace(_entry(linked, 3))
+    assert restart(max_decode=5)[0] == 5
+    assert restart(max_decode=5)[0] == 0
+    # touched: the same size, a new modification time
+    st = os.stat(_entry(linked, 3))
+    os.utime(_entry(linked, 3), ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    assert restart(max_decode=5)[0] == 5
+    # an entry added to the list
+    image = os.readlink(_entry(linked, 0))
+    extra = linked / 'train' / 'n00000000' / 'n00000000_extra.JPEG'
+    extra.symlink_to(image)
+    with open(linked / 'meta' / 'train.txt', 'a') as f:
+        f.write('n00000000/n00000000_extra.JPEG 0\n')
+    assert restart(max_decode=5)[0] == 5
+    # another number of samples to decode: decoded; a full decode covers any sample after it
+    assert restart(max_decode=6)[0] == 6
+    assert restart(max_decode=None)[0] == 31
+    n, line = restart(max_decode=5)
+    assert n == 0 and 'decode of all 31 samples remembered' in line
+    # remember=False: decoded on every start, nothing read
+    assert restart(max_decode=5, remember=False)[0] == 5
+    # an unreadable or foreign record is no record
+    for path in (work / 'dataset_checks').glob('*.json'):
+        path.write_text('{"mark": "something else"')
+    assert restart(max_decode=5)[0] == 5
+
+
+def test_remembered_problems_are_skipped_again_on_resume(linked, tmp_path, decodes):
+    work = tmp_path / 'work'
+    bad = _entry(linked, 0)  # the first sample is always in the decoded sample
+    _replace(bad, b'\xff\xd8 not a jpeg')
+    dataset, log = _start(linked, work, max_decode=5, policy='skip')
+    assert len(decodes) == 5 and len(dataset) == 29
+    assert str(bad) not in {dataset.get_data_info(i)['img_path'] for i in range(29)}
+    decodes.clear()
+    dataset, log = _start(linked, work, max_decode=5, policy='skip')
+    assert decodes == [] and len(dataset) == 29  # the same samples as before the restart
+    assert any(line.startswith(f'DatasetCheckHook: skipping 1 train sample(s) of image {bad}: '
+                               'cannot be decoded') for line in log)
+    # the same record under policy='error': the error, still without decoding
+    with pytest.raises(BadDataError, match=f'1 problem.*\nimage {bad}: cannot be decoded'):
+        _start(linked, work, max_decode=5)
+    assert decodes == []
+
+
+def test_fingerprint_and_findings_do_not_depend_on_the_number_of_processes(linked, monkeypatch,
+                                                                           decodes):
+    monkeypatch.setattr(checks, 'CHUNK', 7)
+    _replace(_entry(linked, 9), b'')
+    _entry(linked, 16).unlink()
+    dataset = _imagenet(linked)
+    scan = DatasetScan(dataset, max_decode=6)
+    assert len(scan.chunks) == 5  # 30 samples in units of 7
+    single = scan.file_pass()
+    fingerprint = scan.fingerprint([single])
+    assert len(single.problems) == 2
+    skip = frozenset(p[2] for p in single.problems)
+    for world_size in (2, 3):
+        passes = [scan.file_pass(rank, world_size) for rank in range(world_size)]
+        assert scan.fingerprint(passes) == fingerprint
+        assert sorted(p for fp in passes for p in fp.problems) == sorted(single.problems)
+        decodes.clear()
+        for rank in range(world_size):
+            assert scan.decode_pass(skip, rank, world_size) == []
+        # each sample of the plan decoded once, by one process
+        assert sorted(decodes) == sorted(dataset.get_data_info(i)['img_path']
+                                         for _, ix in scan.decode_plan() for i in ix)
+        with pytest.raises(ValueError, match='miss units'):
+            scan.fingerprint(passes[:1])
+    # what the checks depend on is in the fingerprint too
+    other = DatasetScan(dataset, num_classes=5, max_decode=6)
+    assert other.fingerprint([other.file_pass()]) != fingerprint
+    assert DEFAULT_MAX_DECODE == _hook().max_decode == 200
+
+
+def _dist_worker(rank, world_size, init_file, root, work_dir, out_dir):
+    import torch.distributed as tdist
+
+    from mcl_mm.datasets import checks as dist_checks
+    tdist.init_process_group('gloo', init_method=f'file://{init_file}', rank=rank,
+                             world_size=world_size)
+    dist_checks.CHUNK = 7  # 5 units of the 30 samples: both processes check files
+    calls = []
+    decode = dist_checks._decode
+    dist_checks._decode = lambda path, settings: calls.append(path) or decode(path, settings)
+    from pathlib import Path
+    out = {}
+    for start in ('first', 'resume'):
+        calls.clear()
+        dataset, log = _start(Path(root), work_dir, max_decode=6)
+        out[start] = dict(decodes=list(calls), log=log,
+                          records=len(list(Path(work_dir, 'dataset_checks').glob('*.json'))))
+    # a failure in one process is raised in every process (no process waits forever)
+    stat_file = dist_checks._stat_file
+    if rank == 1:
+        def failing(path, ids):
+            raise PermissionError('stat refused')
+        dist_checks._stat_file = failing
+    try:
+        _start(Path(root), work_dir, max_decode=6)
+        out['failure'] = 'none'
+    except Exception as e:  # noqa: BLE001
+        out['failure'] = f'{type(e).__name__}: {e}'
+    dist_checks._stat_file = stat_file
+    # bad data: every process raises the same error
+    if rank == 0:
+        _replace(_entry(Path(root), 15), b'')
+    tdist.barrier()
+    try:
+        _start(Path(root), work_dir, max_decode=6)
+        out['bad'] = 'none'
+    except BadDataError as e:
+        out['bad'] = str(e)
+    with open(f'{out_dir}/rank{rank}.json', 'w') as f:
+        json.dump(out, f)
+    tdist.destroy_process_group()
+
+
+@pytest.mark.slow
+def test_two_processes_share_the_check_and_decide_alike(linked, tmp_path):
+    import torch.multiprocessing as mp
+    work = tmp_path / 'work'
+    mp.spawn(_dist_worker, args=(2, str(tmp_path / 'init'), str(linked), str(work),
+                                 str(tmp_path)), nprocs=2)
+    out = [json.loads((tmp_path / f'rank{r}.json').read_text()) for r in (0, 1)]
+    first = [set(o['first']['decodes']) for o in out]
+    assert len(first[0]) + len(first[1]) == 6 and not first[0] & first[1]  # shared
+    assert [o['resume']['records'] for o in out] == [1, 1]  # written once, by process 0
+    assert [o['resume']['decodes'] for o in out] == [[], []]  # both read the record
+    def untimed(lines):
+        return [re.sub(r'in [0-9.]+ s', 'in T s', line) for line in lines]
+    assert untimed(out[0]['resume']['log']) == untimed(out[1]['resume']['log'])
+    assert 'remembered' in out[0]['resume']['log'][0]
+    assert out[1]['failure'].startswith('PermissionError: stat refused')
+    assert out[0]['failure'].startswith('RuntimeError: the data set check failed in process 1: '
+                                        'PermissionError: stat refused')
+    assert out[0]['bad'] == out[1]['bad']
+    assert f'image {_entry(linked, 15)}: is empty (0 bytes)' in out[0]['bad']
+
+
+@pytest.mark.slow
+def test_tool_full_decode_record_serves_the_hook(cityscapes, tmp_path, decodes):
+    from mmengine.registry import DATASETS, init_default_scope
+    records = tmp_path / 'records'
+    rc, out = _check_tool(SEG, '--split', 'train', '--record-dir', records,
+                          *_root_opts(cityscapes))
+    assert rc == 0, out
+    written = list(records.glob('*.json'))
+    assert len(written) == 1
+    assert 'all 4 samples decoded in ' in out and f'recorded in {written[0]}' in out
+    rc, out = _check_tool(SEG, '--split', 'train', '--max-decode', '2', '--record-dir',
+                          records, *_root_opts(cityscapes))
+    assert rc == 0 and f'decode of all 4 samples remembered from {written[0]}' in out
+    # the run's hook (same data set, classes and pipeline) finds the tool's record
+    cfg = _seg_cfg(cityscapes)
+    init_default_scope('mmseg')
+    dataset = DATASETS.build(cfg.train_dataloader.dataset)
+    result = DatasetScan(dataset, num_classes=19, max_decode=2).run(str(records))
+    assert result.remembered and decodes == [] and result.problems == []
+
+
+@pytest.mark.slow
+def test_benchmark_runs_first_start_and_resume(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, 'tools/benchmark_dataset_check.py', '--entries', '300',
+         '--val-entries', '20', '--city-entries', '12', '--city-val-entries', '3',
+         '--max-decode', '5', '--work-dir', str(tmp_path / 'bench')],
+        cwd=REPO, capture_output=True, text=True, timeout=900)
+    out = proc.stdout
+    assert proc.returncode == 0, out + proc.stderr[-4000:]
+    assert 'imagenet: 300 train + 20 val entries, links to 8 JPEGs of 500x375' in out
+    assert 'cityscapes: 12 train + 3 val image/label pairs, links to 4 pairs of 2048x1024' in out
+    first, resume = out.split('  first start: ')[1:], out.split('  resume     : ')[1:]
+    assert len(first) == len(resume) == 2
+    for text in first:
+        assert '5 evenly spread samples decoded in' in text.split('resume')[0]
+    assert '    train: 300 samples: 300 files checked' in out
+    assert '    train: 12 samples: 24 files checked' in out  # image and label map
+    assert out.count('decode of 5 evenly spread samples remembered from') == 3  # not City val
+    assert out.count('decode of all 3 samples remembered from') == 1  # the Cityscapes val set
+    summary = out.strip().splitlines()[-1]
+    assert re.fullmatch(
+        r'tools/benchmark_dataset_check.py --entries 300 --city-entries 12 --max-decode 5: '
+        r'imagenet \(300 '
+        r'entries\) first start [0-9.]+ s \(hook [0-9.]+ s\), resume [0-9.]+ s \(hook [0-9.]+ '
+        r's\); cityscapes \(12 entries\) first start .* \(time to iteration 1 from building the '
+        r'runner\)', summary), summary

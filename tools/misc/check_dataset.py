@@ -1,16 +1,21 @@
 """List every bad file of a config's data sets before training on them.
 
     python tools/misc/check_dataset.py CONFIG [--split train val test] [--cfg-options k=v ...]
-        [--max-samples N] [--num-classes K] [--workers W]
+        [--max-samples N] [--max-decode N] [--record-dir DIR] [--num-classes K] [--workers W]
 
 First the paths of each split's data set in the config (``data_root``, ``ann_file``,
 ``data_prefix`` folders, the evaluator's ``ann_file``): a missing or empty one is reported with
 its config key. Then each data set is built as the Runner builds it (in the config's
-``default_scope``, with its ``custom_imports``) and every sample is read as the pipeline reads
-it: unreadable images and label maps, label maps of the wrong size or with values outside
-the classes (other than the ignore index), classification labels out of range (see
-``mcl_mm/datasets/checks.py``). Prints every problem and a summary; exit status 1 if there
-is any problem, 0 otherwise.
+``default_scope``, with its ``custom_imports``): every sample's files must be there (present,
+regular, readable, not empty) and its listed label in range, and every sample is decoded as
+the pipeline reads it: unreadable images and label maps, label maps of the wrong size or with
+values outside the classes (other than the ignore index) (see ``mcl_mm/datasets/checks.py``).
+Prints every problem and a summary; exit status 1 if there is any problem, 0 otherwise.
+
+This is the full decode that ``mcl_mm.DatasetCheckHook`` leaves out by default (it decodes
+``--max-decode 200`` evenly spread samples). With ``--record-dir WORK_DIR/dataset_checks`` the
+outcome is recorded where the hook of a run in ``WORK_DIR`` looks: that run then skips its own
+decode while the data set stays the same (a record of a full decode covers any sample).
 """
 import argparse
 import sys
@@ -23,9 +28,9 @@ from mmengine.utils import import_modules_from_strings
 import mcl_mm  # noqa: F401  registries
 from mcl_mm.datasets.checks import (
     SPLITS,
+    DatasetScan,
     active_splits,
     cfg_num_classes,
-    check_dataset,
     find_data_root_problems,
 )
 
@@ -40,6 +45,14 @@ def parse_args():
     parser.add_argument('--max-samples', type=int, default=None,
                         help='check at most N samples of each data set, evenly spread '
                         '(default: all)')
+    parser.add_argument('--max-decode', type=int, default=None,
+                        help='decode at most N samples of each data set, evenly spread, as '
+                        'DatasetCheckHook does (default: all); the files of every checked '
+                        'sample are still checked to be present, readable and not empty')
+    parser.add_argument('--record-dir', default=None,
+                        help='read and write the record of the decode in this folder (e.g. '
+                        "WORK_DIR/dataset_checks, where DatasetCheckHook looks): an unchanged "
+                        'data set is not decoded again')
     parser.add_argument('--num-classes', type=int, default=None,
                         help="labels must be below K (default: the data set's classes, or "
                         "the model's heads' num_classes where fewer)")
@@ -100,14 +113,17 @@ def main():
                   f'{type(e).__name__}: {e}')
             total += 1
             continue
-        problems = check_dataset(dataset, args.max_samples, num_classes, args.workers)
+        result = DatasetScan(dataset, num_classes, args.max_samples, args.max_decode,
+                             args.workers).run(args.record_dir)
+        problems = result.problems
         for p in problems:
             print(f'ERROR {split}: {p}')
         total += len(problems)
         scanned = (len(dataset) if args.max_samples is None else
                    f'up to {args.max_samples} of {len(dataset)}')
         print(f'{split}: {type(dataset).__name__}, {scanned} samples checked in '
-              f'{time.perf_counter() - start:.1f} s: {len(problems)} problem(s)')
+              f'{time.perf_counter() - start:.1f} s: {len(problems)} problem(s) '
+              f'({result.details()})')
     bound = f'labels checked against {num_classes} classes' if num_classes else ''
     print(f'{"FAILED" if total else "OK"}: {total} problem(s) in {", ".join(splits)} of '
           f'{args.config}{f" ({bound})" if bound else ""}')
