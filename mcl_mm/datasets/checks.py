@@ -63,6 +63,8 @@ import numpy as np
 from mmengine import fileio
 from mmengine.dist import all_gather_object, broadcast_object_list, get_dist_info
 
+from mcl_mm.engine.checkpoint import atomic_write
+
 SPLITS = ('train', 'val', 'test')
 
 
@@ -903,8 +905,8 @@ class DatasetScan:
             return None
 
     def _write_record(self, path, fingerprint, problems, decoded, seconds) -> Optional[str]:
-        """Write the record atomically (a temporary file renamed over it); None (and a
-        warning) if that fails: the next start decodes again."""
+        """Write the record atomically (:func:`~mcl_mm.engine.checkpoint.atomic_write`);
+        None (and a warning) if that fails: the next start decodes again."""
         record = dict(
             mark=RECORD_MARK, version=CHECK_VERSION, fingerprint=fingerprint,
             datasets=[f'{leaf.name or "dataset"}: {type(leaf.dataset).__name__} of '
@@ -913,23 +915,13 @@ class DatasetScan:
             seconds=round(seconds, 2), written=time.strftime('%Y-%m-%d %H:%M:%S'),
             problems=[dict(kind=p.kind, path=p.path, what=p.what, indices=list(p.indices),
                            dataset=p.dataset) for p in problems])
-        tmp = f'{path}.{os.getpid()}.tmp'
         try:
-            os.makedirs(osp.dirname(path) or '.', exist_ok=True)
-            with open(tmp, 'w') as f:
-                json.dump(record, f, indent=1)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
+            atomic_write(path, json.dumps(record, indent=1).encode('utf-8'))
             return path
         except (OSError, TypeError, ValueError) as e:
             from mmengine.logging import print_log
             print_log(f'dataset check: could not write its record {path} ({e}); the next start '
                       'decodes the sample again', logger='current', level=logging.WARNING)
-            try:
-                os.remove(tmp)
-            except OSError:
-                pass
             return None
 
 
