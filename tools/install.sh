@@ -9,8 +9,8 @@
 # offered (CI points it at ../shared/wheels); without them mmcv is compiled from source with
 # its ops (about 25 minutes on 2 cores).
 #
-# GPU users: install torch for your CUDA first, then `pip install -U openmim &&
-# mim install mmcv==2.1.0` to get a matching prebuilt mmcv; this script then skips mmcv.
+# GPU users: install torch and torchvision for your CUDA first, then `pip install -U openmim &&
+# mim install mmcv==2.1.0` to get a matching prebuilt mmcv; this script then skips them.
 set -euo pipefail
 
 PY=${PYTHON:-python}
@@ -76,13 +76,22 @@ find_wheel() {
 
 say "python: $("$PY" -c 'import sys; print(sys.executable, sys.version.split()[0])')"
 
-# 1. torch: keep whatever torch is installed (GPU users bring their own), else the pinned CPU one.
+# 1. torch + torchvision: a pair that imports together is kept (GPU users install theirs from
+#    the PyTorch index for their CUDA first); else the package registry's default torch 2.13.0
+#    build (the Linux wheel with CUDA libraries; it runs on CPU) and torchvision 0.28.0.
+#    torchvision's wheels do not load with a `+cpu` torch ("operator torchvision::nms does not
+#    exist"), so a `+cpu` torch 2.13.0 is replaced (the `!=` keeps pip off a local `+cpu` wheel).
 torch_have=$(dist_version torch)
-if [ -n "$torch_have" ]; then
-    say "torch $torch_have already installed (kept)"
+if [ -n "$torch_have" ] && "$PY" -c 'import torch, torchvision' >/dev/null 2>&1; then
+    say "torch $torch_have and torchvision $(dist_version torchvision) already installed (kept)"
+elif [ -z "$torch_have" ] || [ "${torch_have%+cpu}" = "2.13.0" ]; then
+    say "installing torch==2.13.0 (default build) and torchvision==0.28.0 (found: torch ${torch_have:-none})"
+    "${PIP[@]}" "torch==2.13.0,!=2.13.0+cpu" "torchvision==0.28.0"
 else
-    say "installing torch==2.13.0"
-    "${PIP[@]}" torch==2.13.0
+    echo "[install] ERROR: torch $torch_have is installed without a torchvision that loads with" \
+         "it: install the torchvision release made for it (https://pytorch.org/get-started/" \
+         "locally/), then run this script again" >&2
+    exit 1
 fi
 
 # 2. mmengine first (mmcv's wheel does not pin it), then mmcv 2.1.0 with compiled ops.  Its setup.py imports pkg_resources and must see the
@@ -144,6 +153,8 @@ else
 fi
 ensure_any json_tricks munkres scipy matplotlib pillow
 ensure mmpose 1.3.2 --no-deps
+# classification (MCL's ImageNet / CIFAR-100 cohorts): mmpretrain and its small requirements
+ensure mmpretrain 1.2.0
 
 # 6. mcl_mm itself, editable, plus test tools.
 # (checked from / so that the repository folder itself is not on sys.path)
