@@ -34,7 +34,7 @@ def one_thread():
 @pytest.fixture(scope='session')
 def synthetic_data(tmp_path_factory):
     """``synthetic_data(fmt, **kw)`` -> path of a synthetic data set, made once per session."""
-    from mcl_mm.datasets.synthetic import FORMATS
+    from mcl_mm.testing.synthetic_data import FORMATS
     made = {}
     root = tmp_path_factory.mktemp('synthetic')
 

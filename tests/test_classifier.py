@@ -10,7 +10,7 @@ from conftest import run_tool
 from mmengine.dataset import pseudo_collate
 from mmengine.registry import DATA_SAMPLERS, DATASETS, METRICS, MODELS, TRANSFORMS, DefaultScope
 
-from mcl_mm.datasets import synthetic as syn
+from mcl_mm.testing import synthetic_data as syn
 from mcl_mm.datasets.cifar import (
     CIFAR100_CLASSES,
     CIFAR100_COARSE_CLASSES,

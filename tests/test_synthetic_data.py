@@ -1,4 +1,4 @@
-"""mcl_mm.datasets.synthetic, mcl_mm.CamVidDataset and tools/misc/make_synthetic_data.py.
+"""mcl_mm.testing.synthetic_data, mcl_mm.CamVidDataset and tools/misc/make_synthetic_data.py.
 
 Every format is checked for its exact layout, for determinism, for loading with the stock
 dataset class and pipeline, for a perfect stock-metric score when the ground truth is the
@@ -18,7 +18,7 @@ from conftest import REPO
 from mmengine.registry import DefaultScope
 from pycocotools.coco import COCO
 
-from mcl_mm.datasets import synthetic as syn
+from mcl_mm.testing import synthetic_data as syn
 
 NUM_TRAIN, NUM_VAL = 8, 4  # the sets of conftest's ``synthetic_data`` fixture
 

@@ -8,7 +8,7 @@
 For each set, in ``--work-dir`` (default: a temporary folder, removed at the end):
 
 * an index in the real on-disk layout whose files are symbolic links to a few images made by
-  mcl_mm's synthetic generator (``mcl_mm.datasets.synthetic``) at the real sizes:
+  mcl_mm's synthetic generator (``mcl_mm.testing.synthetic_data``) at the real sizes:
 
   - ``imagenet``: ``train/<wnid>/<wnid>_<n>.JPEG`` over 1000 class folders and
     ``meta/train.txt`` with ``--entries`` lines (``val/`` and ``meta/val.txt``:
@@ -66,7 +66,7 @@ def _files(folder, suffix):
 def make_imagenet_index(root: str, entries: int, val_entries: int, classes: int = 1000) -> str:
     """ImageNet layout with ``entries`` training and ``val_entries`` validation samples, each a
     symbolic link to one of 8 synthetic 500x375 JPEGs."""
-    from mcl_mm.datasets.synthetic import make_imagenet
+    from mcl_mm.testing.synthetic_data import make_imagenet
     src = osp.join(root, 'source')
     make_imagenet(src, num_train=8, num_val=0, size=(375, 500))
     images = _files(osp.join(src, 'train'), '.JPEG')
@@ -94,7 +94,7 @@ def make_cityscapes_index(root: str, entries: int, val_entries: int) -> str:
     enlarged: drawing at full size takes a minute per image)."""
     import cv2
 
-    from mcl_mm.datasets.synthetic import make_cityscapes, write_png
+    from mcl_mm.testing.synthetic_data import make_cityscapes, write_png
     small = osp.join(root, 'source_small')
     make_cityscapes(small, num_train=4, num_val=0, size=(256, 512))
     src = osp.join(root, 'source')

@@ -18,7 +18,7 @@ measurement (printed at start):
 * a distiller whose ``teacher_ckpt`` file is missing gets a random teacher (memory does not
   depend on the weights);
 * with no ``--data-root``, the synthetic set of the config's dataset type (or ``--format``) is
-  made in a temporary folder with ``mcl_mm.datasets.synthetic.FORMATS``.
+  made in a temporary folder with ``mcl_mm.testing.synthetic_data.FORMATS``.
 
 A hook samples, every ``--every`` iterations (and at 0, at the end of warm-up and at the end),
 the process's resident set size (``VmRSS`` of ``/proc/self/status``; peak: ``VmHWM``) and,
@@ -409,7 +409,7 @@ def main(argv=None) -> int:
     tmp = tempfile.TemporaryDirectory(prefix='benchmark_memory_')
     cfg = prepare_config(Config.fromfile(args.config), args.iters, notes)
     if args.data_root is None:
-        from mcl_mm.datasets.synthetic import FORMATS
+        from mcl_mm.testing.synthetic_data import FORMATS
         fmt = args.format or guess_format(cfg)
         data_root = osp.join(tmp.name, fmt)
         FORMATS[fmt](data_root)

@@ -1,5 +1,5 @@
 """mcl_mm's data sets: CamVid (``mcl_mm.CamVidDataset``); synthetic data in
-:mod:`mcl_mm.datasets.synthetic`."""
+:mod:`mcl_mm.testing.synthetic_data`."""
 from mcl_mm.registry import DATASETS
 from mcl_mm.utils.toolboxes import installed, register_unavailable
 

@@ -6,13 +6,13 @@
 
 Deterministic for a seed; the content (class-specific shapes, colours and textures; keypoints
 of drawn stick figures) is learnable in a few hundred CPU iterations. See
-``mcl_mm/datasets/synthetic.py`` for the layouts and the defaults.
+``mcl_mm/testing/synthetic_data.py`` for the layouts and the defaults.
 """
 import argparse
 import os
 import os.path as osp
 
-from mcl_mm.datasets.synthetic import DEFAULT_COUNTS, DEFAULT_SIZES, FORMATS
+from mcl_mm.testing.synthetic_data import DEFAULT_COUNTS, DEFAULT_SIZES, FORMATS
 
 
 def parse_args():

@@ -30,7 +30,7 @@ import numpy as np
 from PIL import Image
 from pycocotools import mask as mask_utils
 
-from .cifar import (
+from mcl_mm.datasets.cifar import (
     CIFAR100_CLASSES,
     CIFAR100_COARSE_CLASSES,
     CIFAR100_FINE_TO_COARSE,
