@@ -238,8 +238,6 @@ def test_pretext_export_finetune_visualise(synthetic_data, tmp_path):
     from mmengine.config import Config
     from mmengine.registry import DefaultScope
 
-    from mcl_mm.utils.mmpose_compat import import_mmpose_visualization
-    import_mmpose_visualization()
     from mmpose.registry import MODELS
     cfg = Config.fromfile(str(REPO / FINETUNE_DECONV))
     cfg.model.backbone.init_cfg.checkpoint = str(deconv)

@@ -14,8 +14,6 @@ from typing import Optional, Sequence
 from mmengine.config import Config, ConfigDict, DictAction
 from mmengine.logging import print_log
 
-from mcl_mm.utils.mmpose_compat import import_mmpose_visualization
-
 from .dist import setup_cpu_distributed
 
 
@@ -50,8 +48,6 @@ def _common(cfg: Config, args) -> Config:
     elif cfg.get('work_dir', None) is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
     setup_cpu_distributed(cfg)
-    if cfg.get('default_scope') == 'mmpose':
-        import_mmpose_visualization()  # mmpose 1.3.2's visualizer imports torchvision
     return cfg
 
 

@@ -27,7 +27,6 @@ from mmengine.runner import load_checkpoint
 import mcl_mm  # noqa: F401  registries, checkpoint allow-list
 from mcl_mm.datasets.transforms.jigsaw import cell_size, reassemble
 from mcl_mm.evaluation.puzzle_accuracy import predicted_slots
-from mcl_mm.utils.mmpose_compat import import_mmpose_visualization
 
 
 def parse_args():
@@ -101,7 +100,6 @@ def main():
     if cfg.get('default_scope') != 'mmpose':
         raise ValueError(f"default_scope='{cfg.get('default_scope')}': an HSJP pretext config "
                          "keeps default_scope='mmpose'")
-    import_mmpose_visualization()  # mmpose's registries import its visualizer (torchvision)
     init_default_scope('mmpose')
     from mmpose.registry import MODELS
 
