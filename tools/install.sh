@@ -158,12 +158,42 @@ ensure mmpretrain 1.2.0
 
 # 6. mcl_mm itself, editable, plus test tools.
 # (checked from / so that the repository folder itself is not on sys.path)
-if (cd / && "$PY" -c 'import mcl_mm, os, sys; sys.exit(0 if os.path.dirname(os.path.dirname(mcl_mm.__file__)) == sys.argv[1] else 1)' "$ROOT") >/dev/null 2>&1; then
+if (cd / && "$PY" -c 'import mcl_mm, os, sys; sys.exit(0 if os.path.dirname(os.path.dirname(os.path.realpath(mcl_mm.__file__))) == sys.argv[1] else 1)' "$ROOT") >/dev/null 2>&1; then
     say "mcl_mm already installed from $ROOT"
 else
     say "installing mcl_mm (editable) from $ROOT"
     "${PIP[@]}" --no-deps --no-build-isolation -e "$ROOT"
 fi
+# mim (`mim train mcl_mm CONFIG`) and mmengine (`mcl_mm::` config bases) look for the package
+# next to its distribution's metadata (<site-packages>/mcl_mm/.mim/configs); an editable
+# install keeps it in the repository, so it is linked there (a wheel install needs no link).
+(cd / && "$PY" - "$ROOT" <<'PYEOF'
+import os, sys
+from importlib import metadata
+root = sys.argv[1]
+dist = metadata.distribution('mcl_mm')
+target = os.path.join(str(dist.locate_file('')), 'mcl_mm')
+if os.path.realpath(target) == os.path.join(root, 'mcl_mm'):
+    print(f'[install] mcl_mm already found by mim at {target}')
+elif not os.path.realpath(target).startswith(os.path.realpath(sys.prefix) + os.sep):
+    print(f'[install] mcl_mm is installed outside this environment ({target}): not linked')
+elif not os.path.exists(target) or os.path.islink(target):
+    if os.path.islink(target):
+        os.remove(target)
+    os.symlink(os.path.join(root, 'mcl_mm'), target)
+    print(f'[install] linked {target} -> {root}/mcl_mm for mim and mcl_mm:: configs')
+PYEOF
+)
 ensure_any pytest
+
+# 7. mim (its `download` of data sets needs opendatalab, whose requirements would downgrade
+#    setuptools below what torch needs: left out) and TensorBoard (tools/train.py --tensorboard).
+if [ -n "$(dist_version openmim)" ]; then
+    say "openmim $(dist_version openmim) already installed"
+else
+    say "installing openmim (without opendatalab)"
+    "${PIP[@]}" --no-deps "openmim==0.3.9"
+fi
+ensure_any click colorama model-index pandas requests rich tabulate tensorboard
 
 (cd / && "$PY" -c 'import mcl_mm; print("[install] mcl_mm", mcl_mm.__version__, "ready from", mcl_mm.__file__)')
