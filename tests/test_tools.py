@@ -248,3 +248,26 @@ def test_camvid_config_trains_on_the_camvid_layout(synthetic_data, tmp_path):
                    str(work), *opts)
     assert re.search(r'mIoU: \d+\.\d+', log) and 'Bicyclist' in log  # the 11 CamVid classes
     assert (work / 'iter_2.pth').exists()
+
+
+@pytest.mark.slow
+def test_tensorboard_flag_logs_losses_and_miou(synthetic_data, tmp_path):
+    """tools/train.py --tensorboard: the event file holds the training losses and the
+    validation mIoU, for any config (here the demo teacher's)."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    data = synthetic_data('cityscapes')
+    work = tmp_path / 'tb'
+    run_tool('tools/train.py', 'configs/baselines/deeplabv3_r18_synthetic-cityscapes.py',
+             '--work-dir', str(work), '--tensorboard', '--cfg-options',
+             *[f'{s}_dataloader.dataset.data_root={data}' for s in ('train', 'val', 'test')],
+             'train_cfg.max_iters=2', 'train_cfg.val_interval=2',
+             'default_hooks.logger.interval=1', 'default_hooks.checkpoint.interval=2')
+    events = list(work.glob('*/vis_data/events.out.tfevents.*'))
+    assert len(events) == 1, events
+    tags = EventAccumulator(str(events[0].parent)).Reload().Tags()['scalars']
+    for tag in ('loss', 'decode.loss_ce', 'lr', 'mIoU'):
+        assert tag in tags, (tag, tags)
+    from mcl_mm.engine.runner_cfg import add_tensorboard
+    cfg = Config.fromfile(str(REPO / SEG))
+    backends = [b['type'] for b in add_tensorboard(add_tensorboard(cfg)).visualizer.vis_backends]
+    assert backends == ['LocalVisBackend', 'TensorboardVisBackend']

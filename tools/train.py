@@ -21,6 +21,10 @@ def parse_args():
     parser.add_argument(
         '--amp', action='store_true', default=False,
         help='enable automatic-mixed-precision training')
+    parser.add_argument(
+        '--tensorboard', action='store_true', default=False,
+        help="also log to TensorBoard (the config's visualizer gets a TensorboardVisBackend; "
+        'event files in WORK_DIR/<timestamp>/vis_data)')
     return parse_tool_args(parser)
 
 

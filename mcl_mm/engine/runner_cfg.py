@@ -1,8 +1,8 @@
 """Turn the command-line arguments of ``tools/train.py`` / ``tools/test.py`` into config edits.
 
 The arguments are those of mmseg 1.2.2's tools. The task toolbox comes from the config's
-``default_scope`` (``mmseg``, ``mmdet`` or ``mmpose``), so the same tools serve all three;
-only the visualisation hook, ``--out`` and ``--tta`` differ between the toolboxes.
+``default_scope`` (``mmseg``, ``mmdet``, ``mmpose`` or ``mmpretrain``), so the same tools serve
+all four; only the visualisation hook, ``--out`` and ``--tta`` differ between the toolboxes.
 """
 import argparse
 import logging
@@ -66,15 +66,36 @@ def apply_train_args(cfg: Config, args) -> Config:
             cfg.optim_wrapper.type = 'AmpOptimWrapper'
             cfg.optim_wrapper.loss_scale = 'dynamic'
     cfg.resume = args.resume
+    if getattr(args, 'tensorboard', False):
+        add_tensorboard(cfg)
     return cfg
+
+
+def add_tensorboard(cfg: Config) -> Config:
+    """Log to TensorBoard as well: a ``TensorboardVisBackend`` joins the visualizer's
+    backends (``--cfg-options`` cannot append a dict to a list). Event files go to
+    ``WORK_DIR/<timestamp>/vis_data``; ``tensorboard --logdir WORK_DIR`` shows the losses, the
+    learning rate and the validation metrics."""
+    visualizer = cfg.get('visualizer')
+    if visualizer is None:
+        raise ValueError('--tensorboard needs a `visualizer` in the config (the toolboxes\' '
+                         'default runtimes define one)')
+    backends = list(visualizer.get('vis_backends') or [dict(type='LocalVisBackend')])
+    if not any('Tensorboard' in str(b.get('type', '')) for b in backends):
+        backends.append(dict(type='TensorboardVisBackend'))
+    visualizer['vis_backends'] = backends
+    return cfg
+
+
+SCOPES = ('mmseg', 'mmdet', 'mmpose', 'mmpretrain')
 
 
 def _scope(cfg: Config) -> str:
     scope = cfg.get('default_scope', None)
-    if scope not in ('mmseg', 'mmdet', 'mmpose'):
+    if scope not in SCOPES:
         raise ValueError(
             f"default_scope='{scope}' in the config: tools/test.py supports configs whose "
-            "default_scope is 'mmseg', 'mmdet' or 'mmpose'")
+            f"default_scope is one of {', '.join(repr(s) for s in SCOPES)}")
     return scope
 
 
@@ -87,7 +108,7 @@ def _enable_visualization(cfg: Config, args, scope: str) -> None:
     hook['show'] = args.show
     hook['wait_time'] = args.wait_time
     hook['interval'] = 1  # paint every test image (mmseg's hook defaults to every 50th)
-    if scope == 'mmpose':
+    if scope in ('mmpose', 'mmpretrain'):
         hook['enable'] = True
         hook['out_dir'] = args.show_dir
     else:
@@ -118,7 +139,8 @@ def _add_result_dump(cfg: Config, out: str, scope: str) -> None:
         evaluator['output_dir'] = out
         evaluator['keep_results'] = True
         return
-    # mmdet, mmpose, and mcl_mm models in the mmseg scope (classifiers, cohorts): raw results
+    # mmdet, mmpose, mmpretrain (as mmpretrain's tools/test.py: mmengine's DumpResults of the
+    # predicted samples) and cohorts: raw results
     if not out.endswith(('.pkl', '.pickle')):
         raise ValueError(f'--out for this config must be a .pkl file (its test_evaluator is '
                          f'not an IoUMetric), got {out!r}')
