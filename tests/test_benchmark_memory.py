@@ -85,18 +85,25 @@ def test_slope(bench):
 
 
 def test_sampler_hook_samples_at_every_warmup_and_end(bench, capsys):
+    """Samples at the warm-up and every ``every`` iterations; each sees what happened: 64 MiB
+    kept alive between two samples raise RSS by about that much and the live tensor count by
+    one (the data batch is not counted)."""
     hook = bench.MemorySampler(every=10, extra=(15, ), count_tensors=True, trim=True)
     runner = SimpleNamespace(iter=0, max_iters=32)
-    kept = torch.ones(1)  # a live tensor outside the batch
     hook.before_train(runner)
     batch = dict(inputs=[torch.zeros(3, 4, 4)], data_samples=[])
+    kept = []
     for it in range(32):
         runner.iter = it
+        if it == 12:  # between the samples of iterations 10 and 15
+            kept.append(torch.ones(16 * 2**20))  # 64 MiB, written
         hook.after_train_iter(runner, it, data_batch=batch)
     assert [s['iter'] for s in hook.samples] == [0, 10, 15, 20, 30, 32]
-    for s in hook.samples:
-        assert s['rss'] > 0 and s['peak'] >= s['rss'] and s['tensors'] >= 1
-        assert s['trimmed'] > 0
+    at = {s['iter']: s for s in hook.samples}
+    assert 56 < at[15]['rss'] - at[10]['rss'] < 80, (at[10]['rss'], at[15]['rss'])
+    assert at[15]['tensors'] == at[10]['tensors'] + 1
+    assert at[15]['peak'] >= at[15]['rss'] and at[15]['trimmed'] > 0
+    assert at[32]['tensors'] == at[15]['tensors']  # nothing else kept
     del kept
     out = capsys.readouterr().out
     assert len(out.strip().splitlines()) == 6
@@ -136,6 +143,25 @@ def test_prepare_config_epoch_based(bench):
     assert cfg.train_dataloader.sampler == dict(type='InfiniteSampler', shuffle=True, seed=None)
     assert bench.guess_format(cfg) == 'imagenet'
     assert any('CosineAnnealingLR' in n for n in notes)
+
+
+def test_cifar_config_reads_the_synthetic_set(bench):
+    """mmpretrain's CIFAR100 refuses the synthetic pickles: a synthetic run swaps in
+    mcl_mm.SyntheticCIFAR100; a given --data-root keeps the stock type."""
+    from mmengine.config import Config
+    path = str(REPO / 'configs/mcl/resnet32x2_300e_cifar100.py')
+    cfg = Config.fromfile(path)
+    assert bench.guess_format(cfg) == 'cifar100'
+    notes = []
+    bench.set_data_root(cfg, '/data/synthetic', synthetic=True, notes=notes)
+    dataset = cfg.train_dataloader.dataset
+    assert dataset.type == 'mcl_mm.SyntheticCIFAR100' and dataset.data_root == '/data/synthetic'
+    assert notes == ['dataset type CIFAR100 -> mcl_mm.SyntheticCIFAR100 (reads the synthetic '
+                     'set)']
+    assert bench.guess_format(cfg) == 'cifar100'
+    cfg = Config.fromfile(path)
+    bench.set_data_root(cfg, '/data/cifar100')
+    assert cfg.train_dataloader.dataset.type == 'CIFAR100'
 
 
 def test_prepare_config_distiller_gets_random_teacher(bench):
