@@ -13,7 +13,7 @@ For each set, in ``--work-dir`` (default: a temporary folder, removed at the end
   - ``imagenet``: ``train/<wnid>/<wnid>_<n>.JPEG`` over 1000 class folders and
     ``meta/train.txt`` with ``--entries`` lines (``val/`` and ``meta/val.txt``:
     ``--val-entries``, default entries / 25, ImageNet's ratio), links to 8 JPEGs of 500x375,
-    read by ``mcl_mm.ImageNetDataset``;
+    read by mmpretrain's ``ImageNet``;
   - ``cityscapes``: ``leftImg8bit/{train,val}/<city>/<city>_<seq>_000019_leftImg8bit.png`` and
     ``gtFine/.../*_gtFine_labelTrainIds.png`` in the real cities, ``--city-entries`` (default
     2975, the real train set) and ``--city-val-entries`` (500), links to 4 image/label pairs
@@ -127,31 +127,32 @@ def make_cityscapes_index(root: str, entries: int, val_entries: int) -> str:
 
 
 # --- configs -------------------------------------------------------------------------------
-IMAGENET_CONFIG = '''_base_ = [{datasets!r}, {runtime!r}]
-default_scope = 'mmseg'
+IMAGENET_CONFIG = '''_base_ = [
+    'mmpretrain::_base_/datasets/imagenet_bs32.py', 'mmpretrain::_base_/default_runtime.py',
+    {runtime!r}]
 data_root = {data_root!r}
 model = dict(
-    type='mcl_mm.ImageClassifier',
+    type='ImageClassifier',
     backbone=dict(type='ResNet', depth=18, stem_channels=8, base_channels=8, out_indices=(3, )),
-    head=dict(num_classes=1000, in_channels=64))
+    neck=dict(type='GlobalAveragePooling'),
+    head=dict(type='LinearClsHead', num_classes=1000, in_channels=64,
+              loss=dict(type='CrossEntropyLoss')))
 train_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='mcl_mm.RandomResizedCrop', scale=64),
-    dict(type='mcl_mm.PackClsInputs'),
+    dict(type='RandomResizedCrop', scale=64),
+    dict(type='PackInputs'),
 ]
 test_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='mcl_mm.ResizeEdge', scale=64, edge='short'),
+    dict(type='ResizeEdge', scale=64, edge='short'),
     dict(type='CenterCrop', crop_size=64),
-    dict(type='mcl_mm.PackClsInputs'),
+    dict(type='PackInputs'),
 ]
 train_dataloader = dict(batch_size=2, num_workers=0, persistent_workers=False,
                         dataset=dict(data_root=data_root, pipeline=train_pipeline))
 val_dataloader = dict(batch_size=2, num_workers=0, persistent_workers=False,
                       dataset=dict(data_root=data_root, pipeline=test_pipeline))
 test_dataloader = val_dataloader
-env_cfg = dict(cudnn_benchmark=False, mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
-               dist_cfg=dict(backend='nccl'))
 '''
 
 CITYSCAPES_CONFIG = '''_base_ = [
@@ -200,9 +201,7 @@ randomness = dict(seed=0)
 
 def write_config(path: str, fmt: str, data_root: str, max_decode) -> str:
     if fmt == 'imagenet':
-        text = IMAGENET_CONFIG.format(
-            datasets=osp.join(REPO, 'configs', '_base_', 'datasets', 'imagenet_bs32.py'),
-            runtime=RUNTIME, data_root=data_root)
+        text = IMAGENET_CONFIG.format(runtime=RUNTIME, data_root=data_root)
     else:
         text = CITYSCAPES_CONFIG.format(runtime=RUNTIME, data_root=data_root)
     text += COMMON

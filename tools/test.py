@@ -1,8 +1,9 @@
-"""Test (and evaluate) a checkpoint with an mmseg, mmdet, mmpose or mcl_mm config.
+"""Test (and evaluate) a checkpoint with an mmseg, mmdet, mmpose, mmpretrain or mcl_mm config.
 
 Same interface as mmseg 1.2.2's ``tools/test.py``; the task toolbox comes from the
 config's ``default_scope``. ``--out``: a folder of predicted label maps for mmseg configs
-(as mmseg), a ``.pkl`` file of raw results for mmdet/mmpose configs (as their tools).
+(as mmseg), a ``.pkl`` file of raw results for mmdet/mmpose/mmpretrain configs (as their
+tools).
 """
 import argparse
 
@@ -23,7 +24,7 @@ def parse_args():
     parser.add_argument(
         '--out', type=str,
         help='where to save the predictions for offline evaluation (mmseg: a directory; '
-        'mmdet/mmpose: a .pkl file)')
+        'mmdet/mmpose/mmpretrain: a .pkl file)')
     parser.add_argument('--show', action='store_true', help='show prediction results')
     parser.add_argument(
         '--show-dir',

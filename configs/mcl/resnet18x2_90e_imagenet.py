@@ -20,6 +20,6 @@ model = dict(
         memory=dict(num_samples=1281167, momentum=0.5, pos_k=1, neg_k=8192)),
     predict_member='all')
 val_evaluator = dict(
-    _delete_=True, type='mcl_mm.MemberMetric', metric=dict(type='mcl_mm.Accuracy', topk=(1, 5)))
+    _delete_=True, type='mcl_mm.MemberMetric', metric=dict(type='Accuracy', topk=(1, 5)))
 test_evaluator = val_evaluator
 default_hooks = dict(checkpoint=dict(save_best='m0/accuracy/top1', rule='greater'))

@@ -1,26 +1,36 @@
-# ResNet-32 (CIFAR variant: 3 stages of 16/32/64 channels) trained alone on CIFAR-100 at MCL's
-# CIFAR recipe (the authors' main_cifar.py: SGD lr 0.1 with Nesterov momentum 0.9, weight decay
-# 5e-4, batch 128 on one GPU, cosine schedule over 300 epochs, random crop with 4-pixel padding
-# and flip, 2 images per class in each batch): the member of resnet32x2_300e_cifar100.py and
-# its independent-training baseline. Paper: 70.91 top-1.
+# ResNet-32 (CIFAR variant: 3 stages of 16/32/64 channels, mcl_mm.CIFARResNet on mmpretrain's
+# ResNet) trained alone on CIFAR-100 at MCL's CIFAR recipe (the authors' main_cifar.py: SGD lr
+# 0.1 with Nesterov momentum 0.9, weight decay 5e-4, batch 128 on one GPU, cosine schedule over
+# 300 epochs, random crop with 4-pixel padding and flip, 2 images per class in each batch): the
+# member of resnet32x2_300e_cifar100.py and its independent-training baseline. Paper: 70.91
+# top-1. mmpretrain's ImageClassifier (backbone -> global average pooling -> LinearClsHead),
+# data set, pipelines, Accuracy and runtime; seed 0.
 # Data: the python version of CIFAR-100 (cifar-100-python.tar.gz, from
 # https://www.cs.toronto.edu/~kriz/cifar.html), extracted so that data/cifar100/cifar-100-python/
-# holds train, test and meta.
-_base_ = ['../_base_/datasets/cifar100_bs128.py', '../_base_/cls_runtime.py']
+# holds train, test and meta (mmpretrain's CIFAR100 checks their md5 sums).
+_base_ = [
+    '../_base_/datasets/cifar100_bs128.py', 'mmpretrain::_base_/default_runtime.py',
+    '../_base_/mcl_mm_runtime.py'
+]
 model = dict(
-    type='mcl_mm.ImageClassifier',
-    data_preprocessor=dict(
-        type='ImgDataPreprocessor', mean=[129.304, 124.070, 112.434],
-        std=[68.170, 65.392, 70.418], bgr_to_rgb=True),
+    type='ImageClassifier',
     backbone=dict(type='mcl_mm.CIFARResNet', depth=32),
-    head=dict(num_classes=100, in_channels=64, topk=(1, 5)))
+    neck=dict(type='GlobalAveragePooling'),
+    head=dict(
+        type='LinearClsHead',
+        num_classes=100,
+        in_channels=64,
+        loss=dict(type='CrossEntropyLoss', loss_weight=1.0),
+        topk=(1, 5)))
 max_epochs = 300
 optim_wrapper = dict(
-    type='OptimWrapper',
     optimizer=dict(type='SGD', lr=0.1, momentum=0.9, weight_decay=5e-4, nesterov=True))
 param_scheduler = [
     dict(type='CosineAnnealingLR', T_max=max_epochs, eta_min=0, by_epoch=True, begin=0,
          end=max_epochs)
 ]
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=1)
-default_hooks = dict(logger=dict(interval=50))
+train_cfg = dict(by_epoch=True, max_epochs=max_epochs, val_interval=1)
+val_cfg = dict()
+test_cfg = dict()
+default_hooks = dict(logger=dict(interval=50), checkpoint=dict(max_keep_ckpts=3))
+randomness = dict(seed=0)

@@ -17,6 +17,6 @@ model = dict(
         kd_temperature=3.0, loss_weights={{_base_.mcl_cls_loss_weights}}),
     predict_member='all')
 val_evaluator = dict(
-    _delete_=True, type='mcl_mm.MemberMetric', metric=dict(type='mcl_mm.Accuracy', topk=(1, 5)))
+    _delete_=True, type='mcl_mm.MemberMetric', metric=dict(type='Accuracy', topk=(1, 5)))
 test_evaluator = val_evaluator
 default_hooks = dict(checkpoint=dict(save_best='m0/accuracy/top1', rule='greater'))

@@ -16,7 +16,7 @@ Two levels:
   1. every sample, cheaply (a ``stat`` per file, no decoding; about 1-2 s per 100 000 samples
      on a local disk): each ``img_path`` (and an mmseg ``seg_map_path``) must exist (symbolic
      links followed), be a regular file this process may read and not be empty;
-     classification labels (``gt_label``, e.g. ``mcl_mm.ImageNetDataset``) must be in
+     classification labels (``gt_label``, e.g. mmpretrain's ``ImageNet``) must be in
      ``0..K-1``. The same step hashes the data set into a *fingerprint*: its classes and
      lengths, each sample's paths and listed label, each file's size and modification time,
      the number of classes and the decoding and label-mapping settings;
@@ -36,7 +36,8 @@ Two levels:
      or touched; other classes or settings) changes the fingerprint, so the decode runs again.
 
   ``K`` is the number of classes of the data set's ``metainfo``, or fewer where the model's
-  heads have fewer (``num_classes``). CIFAR's in-memory arrays need no file check. Files of
+  heads have fewer (``num_classes``). CIFAR's in-memory arrays (mmpretrain's ``CIFAR100``)
+  need no file check; their labels are checked. Files of
   another storage backend than the local disk (``backend_args``, ``s3://``...) are not
   ``stat``-ed: only the decoded sample reads them.
 
@@ -45,6 +46,7 @@ sample by default); :class:`mcl_mm.engine.hooks.DatasetCheckHook` runs the scan 
 training (decoding ``DEFAULT_MAX_DECODE`` samples of each data set, remembered in the work dir).
 """
 import hashlib
+import importlib
 import inspect
 import json
 import logging
@@ -53,6 +55,7 @@ import os.path as osp
 import pickle
 import re
 import stat
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -136,12 +139,28 @@ def _class_default(cls, name: str, fallback=None):
     return fallback
 
 
-def _is_seg_dataset(cls) -> bool:
+def _toolbox_class(module: str, name: str):
+    """``module.name`` where its toolbox is already imported, else None: an object of that
+    class can only exist once the toolbox is imported (and an optional toolbox may not be
+    installed; importing one just to find out takes seconds)."""
+    if module.split('.')[0] not in sys.modules:
+        return None
     try:
-        from mmseg.datasets import BaseSegDataset
+        return getattr(importlib.import_module(module), name)
     except ImportError:
-        return False
-    return inspect.isclass(cls) and issubclass(cls, BaseSegDataset)
+        return None
+
+
+def _is_seg_dataset(cls) -> bool:
+    base = _toolbox_class('mmseg.datasets', 'BaseSegDataset')
+    return base is not None and inspect.isclass(cls) and issubclass(cls, base)
+
+
+def _split_names_image_folder(cls) -> bool:
+    """mmpretrain's ``ImageNet``: ``split`` (without ``data_prefix``) names the image folder
+    ``data_root/<split>`` (and ``meta/<split>.txt`` the list, where it exists)."""
+    base = _toolbox_class('mmpretrain.datasets', 'ImageNet')
+    return base is not None and inspect.isclass(cls) and issubclass(cls, base)
 
 
 def _has_file_with_suffix(folder: str, suffix: str) -> bool:
@@ -197,6 +216,12 @@ def _dataset_cfg_problems(dataset_cfg: dict, key: str, scope: Optional[str]) -> 
     data_prefix = dataset_cfg.get('data_prefix', _class_default(cls, 'data_prefix', None))
     if isinstance(data_prefix, str):
         data_prefix = dict(img_path=data_prefix)
+    split = dataset_cfg.get('split')
+    prefix_keys = {name: f'{key}.data_prefix.{name}' for name in data_prefix or {}}
+    if not (data_prefix or {}).get('img_path') and isinstance(split, str) and split and \
+            _split_names_image_folder(cls):
+        data_prefix = dict(data_prefix or {}, img_path=split)
+        prefix_keys['img_path'] = f'{key}.split'
     pipeline = dataset_cfg.get('pipeline')
     loads_labels = not isinstance(pipeline, (list, tuple)) or any(
         'LoadAnnotations' in str(t.get('type', '') if isinstance(t, dict) else type(t).__name__)
@@ -210,7 +235,7 @@ def _dataset_cfg_problems(dataset_cfg: dict, key: str, scope: Optional[str]) -> 
         folder = _join(data_root, prefix) if prefix else data_root
         folders[name] = folder
         if not osp.isdir(folder):
-            problems.append(f'{key}.data_prefix.{name}: folder {_shown(folder)} does not exist'
+            problems.append(f'{prefix_keys[name]}: folder {_shown(folder)} does not exist'
                             f'{f" ({prefix!r} under data_root)" if folder != prefix else ""}')
     # an mmseg data set without an ann_file lists its image folder; with no image there the
     # stock class fails with 'need at least one array to concatenate'
@@ -995,16 +1020,11 @@ def cfg_num_classes(model_cfg) -> Optional[int]:
 
 
 def model_num_classes(model) -> Optional[int]:
-    """The fewest ``num_classes`` of a built model's segmentation decode heads and mcl_mm
+    """The fewest ``num_classes`` of a built model's mmseg decode heads and mmpretrain
     classification heads; None if it has none."""
-    heads = []
-    try:
-        from mmseg.models.decode_heads.decode_head import BaseDecodeHead
-        heads.append(BaseDecodeHead)
-    except ImportError:
-        pass
-    from mcl_mm.models.classifiers.image_classifier import ClsHead
-    heads.append(ClsHead)
+    heads = [_toolbox_class('mmseg.models.decode_heads.decode_head', 'BaseDecodeHead'),
+             _toolbox_class('mmpretrain.models.heads', 'ClsHead')]
+    heads = [h for h in heads if h is not None]
     found = [m.num_classes for m in model.modules()
              if isinstance(m, tuple(heads)) and isinstance(getattr(m, 'num_classes', None), int)]
     return min(found) if found else None

@@ -1,3 +1,2 @@
-from .accuracy import Accuracy  # noqa: F401
 from .member_metric import MemberMetric  # noqa: F401
 from .puzzle_accuracy import PuzzleAccuracy  # noqa: F401

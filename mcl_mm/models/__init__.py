@@ -1,4 +1,4 @@
-from . import backbones, classifiers, distillers, losses, necks  # noqa: F401
+from . import backbones, distillers, losses, necks  # noqa: F401
 from .builder import build_task_model, resolve_model_cfg
 from .model_group import ModelGroup
 

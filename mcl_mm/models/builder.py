@@ -29,9 +29,11 @@ def resolve_model_cfg(cfg: Union[dict, ConfigDict], key: str = 'model') -> Confi
         cfg: either a model dict (``dict(type='EncoderDecoder', ...)``), built in the current
             default scope, or ``dict(cfg_path=PATH, **overrides)`` where ``PATH`` is a config
             file (``'mmseg::deeplabv3/deeplabv3_r18-d8_4xb2-80k_cityscapes-512x1024.py'`` or
-            a local path). Its ``model`` is taken, ``overrides`` are merged into it, and it is
-            built in that config's ``default_scope`` (so an mmseg config path works from any
-            scope).
+            a local path). Its ``model`` is taken (with the config's top-level
+            ``data_preprocessor`` where the model has none, as MMEngine's Runner fills it:
+            mmpretrain configs give it only there), ``overrides`` are merged into it, and it
+            is built in that config's ``default_scope`` (so an mmseg config path works from
+            any scope).
         key: the config key this dict came from, used in error messages.
     """
     cfg = ConfigDict(deepcopy(dict(cfg)))
@@ -48,6 +50,10 @@ def resolve_model_cfg(cfg: Union[dict, ConfigDict], key: str = 'model') -> Confi
     if 'model' not in other:
         raise ValueError(f'{key}.cfg_path: config {path!r} has no `model`')
     model = other.model
+    if 'data_preprocessor' not in model and other.get('data_preprocessor') is not None:
+        # as MMEngine's Runner builds that config's model (mmpretrain configs give it only
+        # at the top level)
+        model['data_preprocessor'] = deepcopy(other.data_preprocessor)
     model = Config._merge_a_into_b(cfg, model)
     if other.get('default_scope') and '_scope_' not in model:
         model['_scope_'] = other.default_scope

@@ -106,7 +106,9 @@ class ModelGroup(BaseModel):
                              f'member index in [0, {len(members)})')
         keys = [f'model.members[{k}]' for k in range(len(members))]
         cfgs = [resolve_model_cfg(m, key) for m, key in zip(members, keys)]
-        built = [MODELS.build(cfg) for cfg in cfgs]
+        # copies: a model may fill in its config (mmpretrain's ImageClassifier sets the type
+        # of its data_preprocessor), and the configs are compared as given below
+        built = [MODELS.build(copy.deepcopy(cfg)) for cfg in cfgs]
         preprocessor, per_member = composite_preprocessor(built, cfgs, keys, data_preprocessor)
         super().__init__(data_preprocessor=preprocessor, init_cfg=init_cfg)
         # mmengine's ModuleList: init_weights reaches every member's own init_cfg

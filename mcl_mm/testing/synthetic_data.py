@@ -20,6 +20,7 @@ COCO-style masks are exact: an object's pixels are the COCO API's own rasterisat
 polygon written to the json (``pycocotools``), and its ``bbox``/``area`` are those of that mask.
 """
 import functools
+import hashlib
 import json
 import os
 import os.path as osp
@@ -29,13 +30,6 @@ import cv2
 import numpy as np
 from PIL import Image
 from pycocotools import mask as mask_utils
-
-from mcl_mm.datasets.cifar import (
-    CIFAR100_CLASSES,
-    CIFAR100_COARSE_CLASSES,
-    CIFAR100_FINE_TO_COARSE,
-    CIFAR_BASE_FOLDER,
-)
 
 DEFAULT_SIZES = {
     'cityscapes': (128, 256),
@@ -106,7 +100,46 @@ IMAGENET_WNIDS = ('n01440764', 'n01443537', 'n01484850', 'n01491361', 'n01494475
 IMAGENET_NAMES = ('tench', 'goldfish', 'great white shark', 'tiger shark', 'hammerhead',
                   'electric ray', 'stingray', 'cock', 'hen', 'ostrich')
 
-# CIFAR-100: ten of the 100 fine classes, spread over the label range (0, 11, ..., 99)
+# CIFAR-100: the 20 superclasses and their 5 classes each, as listed on the CIFAR page. The fine
+# and the coarse label names of the release's ``meta`` are these names sorted (labels 0..99,
+# 0..19); the fine names in that order are mmpretrain's ``CIFAR100_CATEGORIES``, the classes of
+# its ``CIFAR100`` (tests/test_classifier.py checks that they agree).
+CIFAR100_SUPERCLASSES = (
+    ('aquatic_mammals', ('beaver', 'dolphin', 'otter', 'seal', 'whale')),
+    ('fish', ('aquarium_fish', 'flatfish', 'ray', 'shark', 'trout')),
+    ('flowers', ('orchid', 'poppy', 'rose', 'sunflower', 'tulip')),
+    ('food_containers', ('bottle', 'bowl', 'can', 'cup', 'plate')),
+    ('fruit_and_vegetables', ('apple', 'mushroom', 'orange', 'pear', 'sweet_pepper')),
+    ('household_electrical_devices', ('clock', 'keyboard', 'lamp', 'telephone', 'television')),
+    ('household_furniture', ('bed', 'chair', 'couch', 'table', 'wardrobe')),
+    ('insects', ('bee', 'beetle', 'butterfly', 'caterpillar', 'cockroach')),
+    ('large_carnivores', ('bear', 'leopard', 'lion', 'tiger', 'wolf')),
+    ('large_man-made_outdoor_things', ('bridge', 'castle', 'house', 'road', 'skyscraper')),
+    ('large_natural_outdoor_scenes', ('cloud', 'forest', 'mountain', 'plain', 'sea')),
+    ('large_omnivores_and_herbivores', ('camel', 'cattle', 'chimpanzee', 'elephant',
+                                        'kangaroo')),
+    ('medium_mammals', ('fox', 'porcupine', 'possum', 'raccoon', 'skunk')),
+    ('non-insect_invertebrates', ('crab', 'lobster', 'snail', 'spider', 'worm')),
+    ('people', ('baby', 'boy', 'girl', 'man', 'woman')),
+    ('reptiles', ('crocodile', 'dinosaur', 'lizard', 'snake', 'turtle')),
+    ('small_mammals', ('hamster', 'mouse', 'rabbit', 'shrew', 'squirrel')),
+    ('trees', ('maple_tree', 'oak_tree', 'palm_tree', 'pine_tree', 'willow_tree')),
+    ('vehicles_1', ('bicycle', 'bus', 'motorcycle', 'pickup_truck', 'train')),
+    ('vehicles_2', ('lawn_mower', 'rocket', 'streetcar', 'tank', 'tractor')),
+)
+CIFAR100_CLASSES = tuple(sorted(f for _, fine in CIFAR100_SUPERCLASSES for f in fine))
+CIFAR100_COARSE_CLASSES = tuple(sorted(c for c, _ in CIFAR100_SUPERCLASSES))
+CIFAR100_FINE_TO_COARSE = tuple(  # coarse label of each fine label
+    next(CIFAR100_COARSE_CLASSES.index(c) for c, fine in CIFAR100_SUPERCLASSES if f in fine)
+    for f in CIFAR100_CLASSES)
+CIFAR100_BASE_FOLDER = 'cifar-100-python'  # the release's folder (mmpretrain's base_folder)
+CIFAR100_FILES = ('train', 'test', 'meta')
+# The synthetic pickles are not the release's, so they fail the md5 sums that mmpretrain's
+# CIFAR100 checks; this manifest, written beside the release folder, holds their own, which
+# mcl_mm.SyntheticCIFAR100 checks instead: {"format": "cifar-100-python", "folder":
+# "cifar-100-python", "md5": {"train": ..., "test": ..., "meta": ...}}.
+CIFAR100_MANIFEST = 'cifar-100-python.synthetic.json'
+# ten of the 100 fine classes used, spread over the label range (0, 11, ..., 99)
 CIFAR100_USED_LABELS = tuple(range(0, 100, 11))
 
 
@@ -761,16 +794,28 @@ def write_py2_pickle(path, obj):
         Py2Pickler(f).dump(obj)
 
 
+def file_md5(path) -> str:
+    """The md5 hex digest of a file (what mmpretrain's ``check_md5`` compares)."""
+    md5 = hashlib.md5()
+    with open(path, 'rb') as f:
+        for chunk in iter(lambda: f.read(1 << 20), b''):
+            md5.update(chunk)
+    return md5.hexdigest()
+
+
 def make_cifar100(out_dir, num_train=None, num_val=None, size=None, seed=0):
-    """CIFAR-100 python release (``cifar-100-python.tar.gz``), read by
-    ``mcl_mm.CIFAR100Dataset`` (and torchvision's / mmpretrain's ``CIFAR100``)::
+    """CIFAR-100 python release (``cifar-100-python.tar.gz``), in the layout mmpretrain's (and
+    torchvision's) ``CIFAR100`` read::
 
         cifar-100-python/train   {b'filenames', b'batch_label', b'fine_labels',
                                   b'coarse_labels', b'data': (N, 3072) uint8}
         cifar-100-python/test    the same; ``num_val`` images
         cifar-100-python/meta    {b'fine_label_names': 100 names, b'coarse_label_names': 20}
+        cifar-100-python.synthetic.json   the md5 sums of the three (``CIFAR100_MANIFEST``)
 
-    pickled as Python 2 wrote them (:class:`Py2Pickler`). A row of ``data`` is the R, G and B
+    pickled as Python 2 wrote them (:class:`Py2Pickler`). The stock ``CIFAR100`` refuses these
+    pickles (their md5 sums are not the release's); ``mcl_mm.SyntheticCIFAR100`` reads them,
+    checking the manifest's sums instead. A row of ``data`` is the R, G and B
     planes (1024 values each) of a 32x32 image. Image ``i`` has fine label
     ``CIFAR100_USED_LABELS[i % 10]`` (ten classes spread over 0..99, with their real coarse
     labels) and shows one object of style ``i % 10 + 1`` over a grey background, as
@@ -780,7 +825,7 @@ def make_cifar100(out_dir, num_train=None, num_val=None, size=None, seed=0):
     if size != (32, 32):
         raise ValueError(f'CIFAR-100 images are 32x32, got size={size}')
     h, w = size
-    folder = osp.join(out_dir, CIFAR_BASE_FOLDER)
+    folder = osp.join(out_dir, CIFAR100_BASE_FOLDER)
     for split, num, batch in (('train', num_train, b'training batch 1 of 1'),
                               ('test', num_val, b'testing batch 1 of 1')):
         rng = _split_rng(seed, split)
@@ -811,6 +856,9 @@ def make_cifar100(out_dir, num_train=None, num_val=None, size=None, seed=0):
         b'fine_label_names': [n.encode() for n in CIFAR100_CLASSES],
         b'coarse_label_names': [n.encode() for n in CIFAR100_COARSE_CLASSES],
     })
+    write_json(osp.join(out_dir, CIFAR100_MANIFEST), dict(
+        format='cifar-100-python', folder=CIFAR100_BASE_FOLDER,
+        md5={name: file_md5(osp.join(folder, name)) for name in CIFAR100_FILES}))
     return out_dir
 
 

@@ -2,8 +2,8 @@
 
     # the whole member: loads in its own config (python tools/test.py MEMBER_CONFIG member1.pth)
     python tools/model_converters/cohort_member.py WORK_DIR/iter_40000.pth member1.pth --member 1
-    # its backbone only, for transfer: keys as torchvision's / mmdet's and mmseg's ResNet, for
-    # backbone.init_cfg=dict(type='Pretrained', checkpoint='member0_backbone.pth')
+    # its backbone only, for transfer: keys as mmpretrain's, torchvision's, mmdet's and mmseg's
+    # ResNet, for backbone.init_cfg=dict(type='Pretrained', checkpoint='member0_backbone.pth')
     python tools/model_converters/cohort_member.py WORK_DIR/epoch_90.pth member0_backbone.pth \
         --member 0 --backbone
 

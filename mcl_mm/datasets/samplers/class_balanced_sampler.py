@@ -32,7 +32,7 @@ class ClassBalancedSampler(Sampler):
 
     Use a batch size that is a multiple of ``samples_per_class``, so that the groups are not
     split across batches. Class labels come from ``dataset.get_cat_ids(i)`` (its first
-    entry), which ``mcl_mm.ImageNetDataset`` and ``mcl_mm.CIFAR100Dataset`` provide.
+    entry), which mmpretrain's data sets (``ImageNet``, ``CIFAR100``) provide.
 
     In a config: ``train_dataloader = dict(batch_size=64, sampler=dict(
     type='mcl_mm.ClassBalancedSampler', samples_per_class=2), ...)``.
