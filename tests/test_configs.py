@@ -22,7 +22,7 @@ def test_there_are_configs():
 @pytest.mark.parametrize('path', CONFIGS, ids=lambda p: str(p.relative_to(REPO / 'configs')))
 def test_config_loads_and_names_only_known_checkpoints(path: Path):
     cfg = Config.fromfile(str(path))
-    assert cfg.get('default_scope') in ('mmseg', 'mmdet', 'mmpose')
+    assert cfg.get('default_scope') in ('mmseg', 'mmdet', 'mmpose', 'mmpretrain')
     from mcl_mm.models.builder import resolve_model_cfg
     model = cfg.model
     # the sub-models a composite model builds, resolved through their cfg_path
@@ -89,9 +89,9 @@ def _cohort_batch(model, scope):
             s.gt_sem_seg = PixelData(data=torch.randint(0, member.decode_head.num_classes,
                                                         (1, 64, 64)))
         else:
-            from mcl_mm.structures import ClsDataSample
-            s = ClsDataSample(metainfo=dict(sample_idx=i))
-            s.gt_label = torch.tensor([i % 2])
+            assert scope == 'mmpretrain', scope
+            from mmpretrain.structures import DataSample
+            s = DataSample(metainfo=dict(sample_idx=i)).set_gt_label(i % 2)
         samples.append(s)
     return inputs, samples
 

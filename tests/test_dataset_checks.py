@@ -269,29 +269,58 @@ def test_pose_instances_of_one_image_are_one_problem(synthetic_data, tmp_path):
 
 
 def test_imagenet_label_out_of_range(synthetic_data, tmp_path):
-    from mcl_mm.datasets import ImageNetDataset
+    from mmpretrain.datasets import ImageNet
     data = _copy(synthetic_data, tmp_path, 'imagenet', num_train=10, num_val=10)
     meta = data / 'meta' / 'train.txt'
     lines = meta.read_text().splitlines()
     lines[1] = lines[1].rsplit(' ', 1)[0] + ' 10'  # an 11th class the 10-class model lacks
     meta.write_text('\n'.join(lines) + '\n')
-    dataset = ImageNetDataset(data_root=str(data), ann_file='meta/train.txt',
-                              data_prefix='train', pipeline=[])
-    assert check_dataset(dataset) == []  # the data set alone infers 11 classes
+    dataset = ImageNet(data_root=str(data), split='train', pipeline=[])
+    assert check_dataset(dataset) == []  # the data set has ImageNet's 1000 classes
     cfg = Config.fromfile(str(REPO / CLS))
     assert cfg_num_classes(cfg.model) == 10
     problems = check_dataset(dataset, num_classes=10)
     img = data / 'train' / lines[1].split()[0]
     assert [str(p) for p in problems] == [
         f'sample {img}: gt_label 10 (listed in {meta}) outside 0..9 (the model\'s '
-        "num_classes, 10; the data set has 11); expected a class index"]
+        "num_classes, 10; the data set has 1000); expected a class index"]
+    # the built model's head gives the same K as its config
+    from mmengine.registry import MODELS, DefaultScope
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        model = MODELS.build(cfg.model)
+    assert checks.model_num_classes(model) == 10
 
 
-def test_cifar_needs_no_file_check_and_cohort_classes(synthetic_data):
-    from mcl_mm.datasets import CIFAR100Dataset
-    dataset = CIFAR100Dataset(data_root=str(synthetic_data('cifar100', num_train=20,
-                                                           num_val=10)), pipeline=[])
+def test_imagenet_split_folder_names_the_split_key(synthetic_data, tmp_path):
+    """mmpretrain's ImageNet reads data_root/<split>: a missing folder names the key."""
+    data = _copy(synthetic_data, tmp_path, 'imagenet', num_train=10, num_val=10)
+    shutil.rmtree(data / 'val')
+    cfg = Config.fromfile(str(REPO / CLS))
+    for split in ('train', 'val', 'test'):
+        cfg[f'{split}_dataloader'].dataset.data_root = str(data)
+    assert find_data_root_problems(cfg, ['train', 'val']) == [
+        f"val_dataloader.dataset.split: folder '{data}/val' does not exist ('val' under "
+        'data_root)']
+
+
+def _mmpretrain_dataset(cfg):
+    from mmengine.registry import DATASETS, DefaultScope
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        return DATASETS.build(cfg)
+
+
+def test_cifar_labels_are_checked_without_files(synthetic_data):
+    """CIFAR's images are in the pickles (no file to check); its labels are checked."""
+    from mmpretrain.datasets import CIFAR100
+    dataset = _mmpretrain_dataset(dict(type='mcl_mm.SyntheticCIFAR100', data_root=str(
+        synthetic_data('cifar100', num_train=20, num_val=10)), pipeline=[]))
+    assert isinstance(dataset, CIFAR100)
     assert check_dataset(dataset) == []
+    # a 10-class model: the synthetic labels 11, 22, ... are outside 0..9
+    problems = check_dataset(dataset, num_classes=10)
+    assert [p.indices for p in problems] == [(i, ) for i in range(20) if i % 10]
+    assert str(problems[0]) == ("sample #1: gt_label 11 outside 0..9 (the model's num_classes, "
+                                '10; the data set has 100); expected a class index')
     cfg = Config.fromfile(str(REPO / 'configs/mcl/resnet18x2_synthetic-imagenet.py'))
     assert cfg_num_classes(cfg.model) == 10  # members read from their cfg_path
 
@@ -480,9 +509,9 @@ def _replace(path, data=None):
 
 
 def _imagenet(root):
-    from mcl_mm.datasets import ImageNetDataset
-    return ImageNetDataset(data_root=str(root), ann_file='meta/train.txt', data_prefix='train',
-                           pipeline=[])
+    from mmpretrain.datasets import ImageNet
+    return ImageNet(data_root=str(root), ann_file='meta/train.txt', data_prefix='train',
+                    pipeline=[])
 
 
 @pytest.fixture

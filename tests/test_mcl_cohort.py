@@ -1,5 +1,6 @@
-"""mcl_mm.MCLCohort: cohorts of segmentors and detectors (and classifiers, layer-wise), member
-validation, member export, and tiny runs through the tools."""
+"""mcl_mm.MCLCohort: cohorts of segmentors, detectors and mmpretrain classifiers (also
+layer-wise), member validation, member export into stock configs, and tiny runs through the
+tools."""
 import copy
 import json
 import re
@@ -201,15 +202,37 @@ def _cls_opts(data, epochs=2, batch=8, memory=20):
             'default_hooks.logger.interval=1']
 
 
+def _load_strictly(model, path):
+    """Load a checkpoint as MMEngine does, but strictly: a missing or unexpected key fails."""
+    from mmengine.runner import load_checkpoint
+    load_checkpoint(model, str(path), map_location='cpu', strict=True)
+    return model
+
+
+def _stock_classifier(config, num_classes=None):
+    """The mmpretrain model a config builds (its top-level data_preprocessor included)."""
+    from mcl_mm.models.builder import load_config
+    cfg = load_config(config)
+    model = dict(cfg.model, data_preprocessor=cfg.get('data_preprocessor'))
+    if num_classes is not None:
+        model['head'] = dict(model['head'], num_classes=num_classes)
+    return _build(model, 'mmpretrain')
+
+
+STOCK_R18 = 'mmpretrain::resnet/resnet18_8xb32_in1k.py'
+
+
 @pytest.mark.slow
 def test_cls_cohort_memory_train_test_export_transfer(synthetic_data, tmp_path):
-    """A classifier cohort with memories through the tools; member 1 exported scores the same
-    in the stock classifier config; member 0's backbone loads through init_cfg into a stock
-    mmdet Faster R-CNN with every backbone key."""
+    """A classifier cohort with memories through the tools; member 1 exported loads strictly
+    (every key) into the stock mmpretrain model of its config and of mmpretrain's own
+    ResNet-18 config, and scores there what the cohort reported for it; member 0's backbone
+    loads through init_cfg into a stock mmpretrain ResNet-18 and a stock mmdet Faster R-CNN
+    with every backbone key."""
     data = synthetic_data('imagenet', num_train=20, num_val=10)
     work = tmp_path / 'cls'
     log = run_tool('tools/train.py', CLS_COHORT, '--work-dir', str(work), *_cls_opts(data))
-    for name in ('m0.loss_cls', 'm1.loss_cls', 'loss_vcl', 'loss_icl', 'loss_soft_icl'):
+    for name in ('m0.loss', 'm1.loss', 'loss_vcl', 'loss_icl', 'loss_soft_icl'):
         assert re.search(rf'{re.escape(name)}: \d', log), name
     ckpt = work / 'epoch_2.pth'
     state = torch.load(ckpt)['state_dict']
@@ -221,9 +244,13 @@ def test_cls_cohort_memory_train_test_export_transfer(synthetic_data, tmp_path):
     log = run_tool('tools/test.py', CLS_COHORT, str(ckpt), '--work-dir', str(tmp_path / 't'),
                    *_cls_opts(data))
     top1 = re.findall(r'm1/accuracy/top1: (\d+\.\d+)', log)[-1]
-    run_tool('tools/model_converters/cohort_member.py', str(ckpt), str(tmp_path / 'm1.pth'),
-             '--member', '1')
-    log = run_tool('tools/test.py', CLS_MEMBER, str(tmp_path / 'm1.pth'), '--work-dir',
+    member = tmp_path / 'm1.pth'
+    run_tool('tools/model_converters/cohort_member.py', str(ckpt), str(member), '--member', '1')
+    from mmpretrain.models import ImageClassifier
+    for config in (str(REPO / CLS_MEMBER), STOCK_R18):
+        model = _load_strictly(_stock_classifier(config, num_classes=10), member)
+        assert type(model) is ImageClassifier
+    log = run_tool('tools/test.py', CLS_MEMBER, str(member), '--work-dir',
                    str(tmp_path / 't1'), *_cls_opts(data, memory=None))
     assert re.findall(r'accuracy/top1: (\d+\.\d+)', log)[-1] == top1
 
@@ -231,14 +258,46 @@ def test_cls_cohort_memory_train_test_export_transfer(synthetic_data, tmp_path):
     run_tool('tools/model_converters/cohort_member.py', str(ckpt), str(backbone), '--member',
              '0', '--backbone')
     exported = torch.load(backbone)['state_dict']
+    stock_cfg = Config.fromfile(str(REPO / CLS_MEMBER))
+    resnet = _build(dict(stock_cfg.model.backbone, init_cfg=dict(
+        type='Pretrained', checkpoint=str(backbone))), 'mmpretrain')
+    resnet.init_weights()
     cfg = Config.fromfile(str(REPO / 'configs/mcl/faster-rcnn_r18-mcl_fpn_1x_coco.py'))
     cfg.model.backbone.init_cfg.checkpoint = str(backbone)
     detector = _build(cfg.model, 'mmdet')
     detector.init_weights()
-    det_backbone = detector.backbone.state_dict()
-    assert set(det_backbone) == set(exported)
-    for key, value in det_backbone.items():
-        assert torch.equal(value, exported[key]), key
+    for loaded in (resnet.state_dict(), detector.backbone.state_dict()):
+        assert set(loaded) == set(exported)
+        for key, value in loaded.items():
+            assert torch.equal(value, exported[key]), key
+
+
+@pytest.mark.parametrize('cohort, stock', [
+    ('resnet18x2_90e_imagenet.py', STOCK_R18),
+    ('resnet50x2_90e_imagenet.py', 'mmpretrain::resnet/resnet50_8xb32_in1k.py'),
+    ('resnet50x2_lmcl_100e_imagenet.py', 'mmpretrain::resnet/resnet50_8xb32_in1k.py'),
+    ('resnet32x2_300e_cifar100.py', 'configs/mcl/resnet32_300e_cifar100.py'),
+])
+def test_cls_cohort_members_are_stock_mmpretrain_models(cohort, stock, tmp_path):
+    """Every member of each shipped classification cohort, extracted as
+    tools/model_converters/cohort_member.py does, loads with every key into the stock
+    mmpretrain model (mmpretrain's own ImageNet ResNet configs; the CIFAR ResNet-32 config
+    for CIFAR-100); no training-only part (projection heads, memories, branches) comes
+    along."""
+    from mcl_mm.models.export import extract_submodel
+    cfg = Config.fromfile(str(REPO / 'configs/mcl' / cohort))
+    memory = cfg.model.mcl_loss.get('memory')
+    if memory:  # not ImageNet's 1.3 million slots
+        memory.update(num_samples=8, neg_k=4)
+    model = _build(dict(cfg.model, data_preprocessor=cfg.data_preprocessor), 'mmpretrain')
+    state = dict(state_dict=model.state_dict())
+    stock = str(REPO / stock) if stock.startswith('configs/') else stock
+    for k in range(len(model.members)):
+        path = tmp_path / f'member{k}.pth'
+        torch.save(extract_submodel(state, f'members.{k}.'), path)
+        loaded = _load_strictly(_stock_classifier(stock), path)
+        for key, value in loaded.state_dict().items():
+            assert torch.equal(value, model.members[k].state_dict()[key]), key
 
 
 @pytest.mark.slow
@@ -247,14 +306,13 @@ def test_lmcl_cohort_trains_and_exports_plain_members(synthetic_data, tmp_path):
     work = tmp_path / 'lmcl'
     log = run_tool('tools/train.py', 'configs/mcl/resnet18x2_lmcl_synthetic-imagenet.py',
                    '--work-dir', str(work), *_cls_opts(data, epochs=1))
-    for name in ('m0.loss_aux0', 'm1.loss_aux2', 'm0.loss_agg', 'loss_lmcl_kd', 'loss_icl',
-                 'loss_soft_vcl'):
+    for name in ('m0.loss', 'm0.loss_aux0', 'm1.loss_aux2', 'm0.loss_agg', 'loss_lmcl_kd',
+                 'loss_icl', 'loss_soft_vcl'):
         assert re.search(rf'{re.escape(name)}: \d', log), name
     ckpt = work / 'epoch_1.pth'
     run_tool('tools/model_converters/cohort_member.py', str(ckpt), str(tmp_path / 'm0.pth'))
-    member = torch.load(tmp_path / 'm0.pth')['state_dict']
-    stock = _build(Config.fromfile(str(REPO / CLS_MEMBER)).model).state_dict()
-    assert set(member) == set(stock)
+    # branches, heads and aggregators stay behind: the member is the stock ResNet-18
+    _load_strictly(_stock_classifier(STOCK_R18, num_classes=10), tmp_path / 'm0.pth')
 
 
 @pytest.mark.slow

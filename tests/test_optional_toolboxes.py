@@ -1,6 +1,6 @@
-"""mcl_mm with MMSegmentation alone: MMDetection and MMPose absent (blocked in a subprocess),
-``import mcl_mm`` works and CIRKD trains through tools/train.py; a component that needs a
-missing toolbox says which."""
+"""mcl_mm with MMSegmentation alone: MMDetection, MMPose and MMPretrain absent (blocked in a
+subprocess), ``import mcl_mm`` works and CIRKD trains through tools/train.py; a component that
+needs a missing toolbox says which."""
 import subprocess
 import sys
 import textwrap
@@ -31,12 +31,13 @@ def _run(code: str, timeout: int = 900) -> str:
     return proc.stdout
 
 
-def test_import_without_mmdet_and_mmpose_and_clear_errors():
+def test_import_without_mmdet_mmpose_mmpretrain_and_clear_errors():
     out = _run('''
         import mcl_mm, mcl_mm.models, mcl_mm.datasets, mcl_mm.engine.hooks, mcl_mm.evaluation
         from mmengine.registry import DATASETS, MODELS
-        assert 'mmdet' not in sys.modules and 'mmpose' not in sys.modules
-        for registry, name, package in ((MODELS, 'mcl_mm.CIFARResNet', 'mmdet'),
+        assert not {'mmdet', 'mmpose', 'mmpretrain'} & set(sys.modules)
+        for registry, name, package in ((MODELS, 'mcl_mm.CIFARResNet', 'mmpretrain'),
+                                        (DATASETS, 'mcl_mm.SyntheticCIFAR100', 'mmpretrain'),
                                         (DATASETS, 'mcl_mm.CocoPersonJigsawDataset', 'mmpose')):
             try:
                 registry.build(dict(type=name))
@@ -63,7 +64,7 @@ def test_cirkd_trains_with_mmseg_alone(synthetic_data, tmp_path):
                     'train_cfg.max_iters=2', 'train_cfg.val_interval=2',
                     'default_hooks.checkpoint.interval=2']
         runpy.run_path('tools/train.py', run_name='__main__')
-        assert 'mmdet' not in sys.modules and 'mmpose' not in sys.modules
+        assert not {'mmdet', 'mmpose', 'mmpretrain'} & set(sys.modules)
         print('trained')
         ''')
     assert out.strip().endswith('trained')

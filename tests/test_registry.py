@@ -1,7 +1,7 @@
 """mcl_mm components are named from configs that keep a toolbox's default scope.
 
 Each config below keeps ``default_scope`` of its toolbox, inherits stock ``mmseg::`` /
-``mmdet::`` / ``mmpose::`` bases, imports mcl_mm with ``custom_imports`` and wraps stock
+``mmdet::`` / ``mmpose::`` / ``mmpretrain::`` bases, imports mcl_mm with ``custom_imports`` and wraps stock
 models in ``mcl_mm.ModelGroup``; the stock models nested inside must resolve in the
 toolbox's scope, inline and through ``cfg_path``.
 """
@@ -65,6 +65,18 @@ estimator = dict(
               loss=dict(type='KeypointMSELoss', use_target_weight=True), decoder=codec),
     test_cfg=dict(flip_test=False))
 model = dict(type='mcl_mm.ModelGroup', members=[estimator, estimator])
+"""
+
+CLS_CFG = """
+_base_ = ['mmpretrain::resnet/resnet18_8xb32_in1k.py']
+custom_imports = dict(imports=['mcl_mm'], allow_failed_imports=False)
+cifar = dict(
+    type='ImageClassifier',
+    backbone=dict(type='mcl_mm.CIFARResNet', depth=20),
+    neck=dict(type='GlobalAveragePooling'),
+    head=dict(type='LinearClsHead', num_classes=1000, in_channels=64))
+model = dict(_delete_=True, type='mcl_mm.ModelGroup',
+             members=[dict(cfg_path='mmpretrain::resnet/resnet18_8xb32_in1k.py'), cifar])
 """
 
 
@@ -148,6 +160,33 @@ def test_pose_group_in_mmpose_scope(tmp_path):
                              heatmap_size=(16, 16))
     losses = model(**model.data_preprocessor(data, True), mode='loss')
     assert {'m0.loss_kpt', 'm1.loss_kpt'} <= set(losses)
+
+
+def test_cls_group_in_mmpretrain_scope(tmp_path):
+    """Stock mmpretrain classifiers (one from its config, one with mcl_mm's CIFAR ResNet) in
+    a group; mcl_mm's data set and sampler named from the mmpretrain scope."""
+    from mmengine.registry import DATA_SAMPLERS, DATASETS
+    from mmpretrain.models import ImageClassifier, ResNet
+    from mmpretrain.structures import DataSample
+    cfg, model = _build(tmp_path, CLS_CFG)
+    assert cfg.default_scope == 'mmpretrain'
+    assert all(isinstance(m, ImageClassifier) for m in model.members)
+    assert type(model.members[0].backbone) is ResNet
+    assert isinstance(model.members[1].backbone, ResNet)  # CIFARResNet extends it
+    # the stock config's top-level data_preprocessor came with its model (as MMEngine's
+    # Runner gives it), the inline model has mmpretrain's default: each sees its own
+    assert model.members[0].data_preprocessor._enable_normalize
+    assert model.members[0].data_preprocessor.to_rgb
+    assert not model.members[1].data_preprocessor._enable_normalize
+    assert model.per_member_preprocessing
+    data = dict(inputs=[torch.randint(0, 255, (3, 32, 32), dtype=torch.uint8)] * 2,
+                data_samples=[DataSample().set_gt_label(k) for k in (3, 7)])
+    losses = model(**model.data_preprocessor(data, True), mode='loss')
+    assert {'m0.loss', 'm1.loss'} <= set(losses)
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        assert DATASETS.get('mcl_mm.SyntheticCIFAR100').__name__ == 'SyntheticCIFAR100'
+        assert DATA_SAMPLERS.get('mcl_mm.ClassBalancedSampler').__name__ == \
+            'ClassBalancedSampler'
 
 
 def test_bad_member_config_names_the_key():

@@ -84,8 +84,9 @@ def _expected_layout(fmt):
         if fmt == 'coco_pose':
             files |= {f'annotations/person_keypoints_{s}2017.json' for s in ('train', 'val')}
         return files
-    if fmt == 'cifar100':
-        return {f'cifar-100-python/{name}' for name in ('train', 'test', 'meta')}
+    if fmt == 'cifar100':  # the release's folder, and the manifest of its md5 sums beside it
+        return {f'cifar-100-python/{name}' for name in ('train', 'test', 'meta')} | {
+            'cifar-100-python.synthetic.json'}
     assert fmt == 'imagenet'
     return {'train/n01440764/n01440764_1.JPEG', 'train/n01443537/n01443537_1.JPEG',
             'train/n01484850/n01484850_1.JPEG', 'val/n01440764/ILSVRC2012_val_00000001.JPEG',
@@ -456,7 +457,8 @@ def test_imagenet_meta_and_classes(synthetic_data):
 
 # -------------------------------------------------------------------------------- CIFAR-100
 def test_cifar100_classes_are_learnable(synthetic_data):
-    # the pickle layout and mcl_mm.CIFAR100Dataset are checked in tests/test_classifier.py
+    # the pickle layout, the manifest and mcl_mm.SyntheticCIFAR100 are checked in
+    # tests/test_classifier.py
     import pickle
     root = synthetic_data('cifar100', num_train=40, num_val=20) / 'cifar-100-python'
     samples = {}
