@@ -264,3 +264,37 @@ def test_cirkd_resume_is_exact(synthetic_teacher, tmp_path):
     losses_a, losses_b = _train_scalars(whole), _train_scalars(split)
     assert losses_a[3] == losses_b[3] and losses_a[4] == losses_b[4]
     assert losses_a[3]['loss_cirkd_mem_pixel'] > 0
+
+
+def test_teacher_precision_hands_fp32_to_the_losses():
+    """teacher_precision: the teacher runs under bfloat16 autocast in channels-last format;
+    what the losses receive from it is float32, and its logits stay close to float32's."""
+    seen = {}
+    model = _build(teacher_precision=dict(dtype='bfloat16', channels_last=True)).train()
+    assert model.teacher.backbone.stem[0].weight.is_contiguous(
+        memory_format=torch.channels_last)
+    kd = model.distill_losses['loss_kd']
+    original = kd.forward
+
+    def spy(preds_S, preds_T):
+        seen['T'] = preds_T
+        return original(preds_S, preds_T)
+
+    kd.forward = spy
+    batch = _batch(model)
+    losses = model(**batch, mode='loss')
+    assert seen['T'].dtype == torch.float32 and torch.isfinite(losses['loss_kd'])
+    reference = _build()  # the same teacher weights in float32, contiguous
+    reference.teacher.load_state_dict(model.teacher.state_dict())
+    with torch.no_grad():
+        metas = [s.metainfo for s in batch['data_samples']]
+        full = reference.teacher.encode_decode(batch['inputs'], metas)
+        with torch.autocast('cpu', dtype=torch.bfloat16):
+            half = model.teacher.encode_decode(
+                batch['inputs'].contiguous(memory_format=torch.channels_last), metas)
+    assert (half.float() - full).abs().max() < 0.05 * full.abs().max()
+    with pytest.raises(ValueError, match=r"model.teacher_precision.dtype must be None or one "
+                                         r"of \['bfloat16', 'float16'\], got 'int8'"):
+        _build(teacher_precision=dict(dtype='int8'))
+    with pytest.raises(ValueError, match='model.teacher_precision has unknown keys'):
+        _build(teacher_precision=dict(precision='bf16'))

@@ -11,6 +11,7 @@ import os.path as osp
 from copy import deepcopy
 from typing import Optional, Sequence
 
+import torch
 from mmengine.config import Config, ConfigDict, DictAction
 from mmengine.logging import print_log
 
@@ -62,9 +63,11 @@ def apply_train_args(cfg: Config, args) -> Config:
         elif wrapper != 'OptimWrapper':
             raise ValueError(
                 f"--amp needs optim_wrapper.type='OptimWrapper' in the config, got '{wrapper}'")
-        else:
+        elif torch.cuda.is_available():  # float16 with dynamic loss scaling
             cfg.optim_wrapper.type = 'AmpOptimWrapper'
             cfg.optim_wrapper.loss_scale = 'dynamic'
+        else:  # MMEngine's AmpOptimWrapper refuses CPUs: bfloat16 autocast
+            cfg.optim_wrapper.type = 'mcl_mm.CPUAmpOptimWrapper'
     cfg.resume = args.resume
     if getattr(args, 'tensorboard', False):
         add_tensorboard(cfg)

@@ -71,6 +71,23 @@ def load_teacher_checkpoint(teacher: nn.Module, path: str) -> None:
     teacher.load_state_dict(state)
 
 
+_PRECISIONS = dict(bfloat16=torch.bfloat16, float16=torch.float16)
+
+
+def _teacher_precision(cfg: Optional[dict]):
+    """(autocast dtype or None, channels_last) from ``model.teacher_precision``."""
+    cfg = dict(cfg or {})
+    dtype = cfg.pop('dtype', None)
+    channels_last = bool(cfg.pop('channels_last', False))
+    if cfg:
+        raise ValueError(f'model.teacher_precision has unknown keys {sorted(cfg)}; it takes '
+                         "dtype and channels_last")
+    if dtype is not None and dtype not in _PRECISIONS:
+        raise ValueError(f'model.teacher_precision.dtype must be None or one of '
+                         f'{sorted(_PRECISIONS)}, got {dtype!r}')
+    return (None if dtype is None else _PRECISIONS[dtype]), channels_last
+
+
 @MODELS.register_module()
 class SegDistiller(BaseModel):
     """A student segmentor trained with distillation losses from a frozen teacher segmentor.
@@ -113,6 +130,13 @@ class SegDistiller(BaseModel):
             gets them from the recorded modules when the config leaves them out.
         align (str | int): grid of the tensors each loss compares: 'smaller' (default),
             'larger', 'student', 'teacher' or an output stride.
+        teacher_precision (dict, optional): how the frozen teacher runs:
+            ``dict(dtype=None | 'bfloat16' | 'float16', channels_last=False)``: its forward
+            under autocast of that dtype (the input device's), its weights and input in
+            channels-last memory format. The tensors recorded from it reach the losses in
+            float32. Default: float32, contiguous (the reference). bfloat16 pays off on CPUs
+            with native bfloat16 (AVX512-BF16, AMX) and on GPUs; on AVX2-only CPUs it is
+            emulated and much slower (``tools/benchmark_cirkd_iteration.py`` measures it).
         data_preprocessor (dict, optional): one preprocessor for both models; it must equal
             each one's own (default: each model uses its own).
         init_cfg (dict, optional): MMEngine initialisation config.
@@ -126,9 +150,11 @@ class SegDistiller(BaseModel):
                  recorders: Optional[dict] = None,
                  distill_losses: Optional[dict] = None,
                  align: Union[str, int] = 'smaller',
+                 teacher_precision: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None):
         check_align(align, 'model.align', SOURCES)
+        precision = _teacher_precision(teacher_precision)
         student_cfg = resolve_model_cfg(student, 'model.student')
         teacher_cfg = resolve_model_cfg(teacher, 'model.teacher')
         student_model = MODELS.build(student_cfg)
@@ -149,6 +175,9 @@ class SegDistiller(BaseModel):
                              'model.random_teacher=True to distil from a random teacher (tests)')
         teacher_model.requires_grad_(False)
         teacher_model.eval()
+        self.teacher_dtype, self.teacher_channels_last = precision
+        if self.teacher_channels_last:
+            teacher_model.to(memory_format=torch.channels_last)
         # outside the module tree: not in parameters(), state_dict() or train()/eval()
         object.__setattr__(self, 'teacher', teacher_model)
         self._check_num_classes()
@@ -247,7 +276,11 @@ class SegDistiller(BaseModel):
                 losses.update({name: zero for name in self._log_keys.get(key, [key])})
             self._clear()
             return losses
-        with torch.no_grad():
+        with torch.no_grad(), torch.autocast(device_type=t_inputs.device.type,
+                                             dtype=self.teacher_dtype or torch.float32,
+                                             enabled=self.teacher_dtype is not None):
+            if self.teacher_channels_last:
+                t_inputs = t_inputs.contiguous(memory_format=torch.channels_last)
             self.teacher.encode_decode(t_inputs, [s.metainfo for s in t_samples])
         padded = dict(student=tuple(s_inputs.shape[-2:]), teacher=tuple(t_inputs.shape[-2:]))
         losses.update(self.distillation_losses(self.recorded(s_samples, padded), scale))
@@ -258,13 +291,21 @@ class SegDistiller(BaseModel):
         """What the recorders saw in the last student and teacher passes, plus the labels
         (cropped to the input region both models cover): name -> (tensor, source, padded size
         of that source's batch)."""
-        records = {name: (rec.get(), self.sources[name], padded[self.sources[name]])
+        records = {name: (self._fp32(rec.get(), self.sources[name]), self.sources[name],
+                          padded[self.sources[name]])
                    for name, rec in self.recorders.items()}
         if any(GT_SEM_SEG in inputs_ for inputs_ in self.loss_inputs.values()):
             h, w = common_extent(list(padded.values()))
             labels = torch.stack([s.gt_sem_seg.data for s in data_samples]).squeeze(1).long()
             records[GT_SEM_SEG] = (labels[:, :h, :w], 'labels', (h, w))
         return records
+
+    def _fp32(self, x, source: str):
+        """A teacher tensor computed in reduced precision, as float32 for the losses."""
+        if source == 'teacher' and self.teacher_dtype is not None and \
+                isinstance(x, torch.Tensor) and x.dtype in (torch.float16, torch.bfloat16):
+            return x.float()
+        return x
 
     def distillation_losses(self, records: Dict[str, tuple], scale: float = 1.) -> dict:
         """Each distillation loss on the recorded tensors, aligned to one grid, under its log
