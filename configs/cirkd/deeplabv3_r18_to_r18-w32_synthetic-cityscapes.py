@@ -13,6 +13,7 @@ model = dict(
     type='mcl_mm.SegDistiller',
     teacher=dict(cfg_path='{{fileDirname}}/../baselines/deeplabv3_r18_synthetic-cityscapes.py'),
     teacher_ckpt='work_dirs/demo/teacher/iter_300.pth',
+    data_preprocessor=None,  # each model its own (not the base's top-level one)
     student={{_base_.model}},
     recorders={{_base_.cirkd_recorders}},
     distill_losses=dict(

@@ -16,7 +16,8 @@ model = dict(
         loss_weights={{_base_.mcl_seg_loss_weights}},
         pixel_sampling={{_base_.mcl_seg_pixel_sampling}}),
     mutual_kd={{_base_.mcl_seg_mutual_kd}},
-    predict_member='all')
+    predict_member='all',
+    data_preprocessor=None)  # each member its own (not the base's top-level one)
 val_evaluator = dict(
     _delete_=True, type='mcl_mm.MemberMetric',
     metric=dict(type='IoUMetric', iou_metrics=['mIoU']))

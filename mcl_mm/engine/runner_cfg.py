@@ -68,6 +68,12 @@ def apply_train_args(cfg: Config, args) -> Config:
             cfg.optim_wrapper.loss_scale = 'dynamic'
         else:  # MMEngine's AmpOptimWrapper refuses CPUs: bfloat16 autocast
             cfg.optim_wrapper.type = 'mcl_mm.CPUAmpOptimWrapper'
+            if cfg.get('default_scope') == 'mmpose' and isinstance(cfg.get('model'), dict):
+                # mmpose's heads compute their training accuracy in numpy, which has no
+                # bfloat16: under CPU autocast it is not computed (the losses are)
+                cfg.model.setdefault('train_cfg', ConfigDict())['compute_acc'] = False
+                print_log('--amp on CPU: mmpose heads skip their training accuracy (numpy '
+                          'has no bfloat16)', logger='current', level=logging.WARNING)
     cfg.resume = args.resume
     if getattr(args, 'tensorboard', False):
         add_tensorboard(cfg)

@@ -10,7 +10,8 @@ _base_ = [
 model = dict(
     type='mcl_mm.SegDistiller',
     recorders={{_base_.cirkd_recorders}},
-    distill_losses={{_base_.cirkd_losses}})
+    distill_losses={{_base_.cirkd_losses}},
+    data_preprocessor=None)  # teacher and student each their own
 optim_wrapper = dict(optimizer=dict(type='SGD', lr=0.02, momentum=0.9, weight_decay=1e-4))
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=40000, val_interval=4000)
 default_hooks = dict(checkpoint=dict(by_epoch=False, interval=4000))
