@@ -19,7 +19,9 @@ class MemberMetric(BaseMetric):
 
     Args:
         metric (dict): the stock metric's config, e.g. ``dict(type='IoUMetric',
-            iou_metrics=['mIoU'])``, built in the config's default scope.
+            iou_metrics=['mIoU'])`` or mmpretrain's ``dict(type='Accuracy', topk=(1, 5))``,
+            built in the config's default scope; it reads each member's samples as dicts
+            (``to_dict()``), as MMEngine's evaluator hands them to a metric.
         members (list[int], optional): the members to score; default all.
     """
 
