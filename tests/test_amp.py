@@ -30,12 +30,12 @@ def _seg_small(data, size=(32, 64), members=None):
 
 
 CASES = {
-    'cirkd': ('configs/cirkd/deeplabv3_r18_to_r18-w32_synthetic-cityscapes.py', 'cityscapes',
+    'cirkd': ('configs/cirkd/deeplabv3-r18_to_deeplabv3-r18-half_synthetic-cityscapes.py', 'cityscapes',
               lambda d: _seg_small(d, members=['model.student', 'model.teacher']) + [
                   'model.teacher_ckpt=None', 'model.random_teacher=True',
                   'train_cfg.max_iters=2', 'train_cfg.val_interval=2'],
               ('loss_kd', 'loss_cirkd_batch', 'loss_cirkd_mem_pixel')),
-    'mcl-seg': ('configs/mcl/deeplabv3-r18-w32x2_synthetic-cityscapes.py', 'cityscapes',
+    'mcl-seg': ('configs/mcl/deeplabv3-r18-halfx2_synthetic-cityscapes.py', 'cityscapes',
                 lambda d: _seg_small(d, members=['model.members.0', 'model.members.1']) + [
                     'train_cfg.max_iters=2', 'train_cfg.val_interval=2'],
                 ('loss_icl', 'loss_soft_icl', 'loss_mutual_kd')),
@@ -51,7 +51,7 @@ CASES = {
                            'val_dataloader.dataset.pipeline.1.scale=32',
                            'val_dataloader.dataset.pipeline.2.crop_size=32'],
                 ('loss_icl', 'loss_vcl', 'loss_soft_icl')),
-    'hsjp': ('configs/hsjp/hsjp-2x2_res18_synthetic-coco.py', 'coco_pose',
+    'hsjp': ('configs/hsjp/hsjp-2x2-res18_synthetic-coco.py', 'coco_pose',
              lambda d: [*[f'{s}_dataloader.dataset.data_root={d}/'
                           for s in ('train', 'val', 'test')],
                         'train_cfg.max_epochs=1', 'train_dataloader.batch_size=12'],

@@ -167,7 +167,7 @@ def test_cifar_config_reads_the_synthetic_set(bench):
 def test_prepare_config_distiller_gets_random_teacher(bench):
     from mmengine.config import Config
     cfg = Config.fromfile(
-        str(REPO / 'configs/cirkd/deeplabv3_r18_to_r18-w32_synthetic-cityscapes.py'))
+        str(REPO / 'configs/cirkd/deeplabv3-r18_to_deeplabv3-r18-half_synthetic-cityscapes.py'))
     cfg = bench.prepare_config(cfg, 30, [])
     assert [s.type for s in cfg.param_scheduler] == ['PolyLR']  # iteration-based: kept
     cfg.model.teacher_ckpt = '/nonexistent/teacher.pth'

@@ -85,7 +85,7 @@ def test_resume_names_a_bad_checkpoint(tmp_path, damage):
             'objects that are not allowed'
     (work / 'last_checkpoint').write_text(str(ckpt))
     with pytest.raises(AssertionError) as err:
-        run_tool('tools/train.py', 'configs/baselines/deeplabv3_r18_synthetic-cityscapes.py',
+        run_tool('tools/train.py', 'configs/baselines/deeplabv3-r18_synthetic-cityscapes.py',
                  '--work-dir', str(work), '--resume', timeout=300)
     assert expected in str(err.value)
 

@@ -61,7 +61,7 @@ def test_syncbn_config_trains_on_two_cpu_processes(synthetic_data, tmp_path):
     """The recipe's SyncBN (here in the whole DeepLabV3 and the CIRKD projection head) trains
     with dist_train.sh on two gloo processes."""
     data = synthetic_data('cityscapes')
-    config = 'configs/cirkd/deeplabv3_r18_to_r18-w32_synthetic-cityscapes.py'
+    config = 'configs/cirkd/deeplabv3-r18_to_deeplabv3-r18-half_synthetic-cityscapes.py'
     log = run_tool('tools/dist_train.sh', config, '2', '--work-dir', str(tmp_path / 'w'),
                    '--cfg-options', *[f'{s}_dataloader.dataset.data_root={data}'
                                       for s in ('train', 'val', 'test')],

@@ -35,8 +35,8 @@ from mcl_mm.datasets.checks import (
     format_problems,
 )
 
-SEG = 'configs/baselines/deeplabv3_r18_synthetic-cityscapes.py'
-DET = 'configs/baselines/retinanet_r18_fpn_synthetic-coco.py'
+SEG = 'configs/baselines/deeplabv3-r18_synthetic-cityscapes.py'
+DET = 'configs/baselines/retinanet-r18_synthetic-coco.py'
 CLS = 'configs/baselines/resnet18_synthetic-imagenet.py'
 TRAIN_IMG = 'leftImg8bit/train/aachen/aachen_000000_000019_leftImg8bit.png'
 TRAIN_LABEL = 'gtFine/train/aachen/aachen_000000_000019_gtFine_labelTrainIds.png'

@@ -7,7 +7,7 @@ from conftest import REPO, run_tool
 
 import mcl_mm  # noqa: F401  loads mmengine checkpoints with weights_only
 
-CIRKD_CFG = REPO / 'configs/cirkd/deeplabv3_r18_to_r18-w32_synthetic-cityscapes.py'
+CIRKD_CFG = REPO / 'configs/cirkd/deeplabv3-r18_to_deeplabv3-r18-half_synthetic-cityscapes.py'
 # the synthetic CIRKD pair made deterministic across process layouts: a fixed pipeline (no
 # random augmentation, whose draws differ per process), no dropout, SyncBN in the student
 # (GlooSyncBatchNorm across the processes, BN over the whole batch in one process)

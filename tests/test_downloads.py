@@ -70,12 +70,12 @@ def test_student_initialisation_by_address_offline_names_the_cache_path(tmp_path
     assert str(tmp_path / 'hub' / 'checkpoints' / 'resnet18_v1c-b5776b93.pth') in str(err.value)
 
 
-PAPER = 'configs/cirkd/deeplabv3_r101_to_r18_cityscapes.py'
+PAPER = 'configs/cirkd/deeplabv3-r101_to_deeplabv3-r18_40k_cityscapes.py'
 
 
 @pytest.mark.slow
 def test_paper_command_runs_from_a_filled_cache(synthetic_data, tmp_path):
-    """``python tools/train.py configs/cirkd/deeplabv3_r101_to_r18_cityscapes.py`` as a user
+    """``python tools/train.py configs/cirkd/deeplabv3-r101_to_deeplabv3-r18_40k_cityscapes.py`` as a user
     types it (plus the data root and a tiny crop): the model-zoo teacher and the student's
     ImageNet initialisation come from the hub cache by their addresses, no manual step."""
     cache = tmp_path / 'torch_home' / 'hub' / 'checkpoints'

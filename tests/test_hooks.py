@@ -8,8 +8,8 @@ from conftest import run_tool
 import mcl_mm  # noqa: F401
 from mcl_mm.engine.hooks.consistency_check_hook import ignore_index_users
 
-CIRKD = 'configs/cirkd/deeplabv3_r18_to_r18-w32_synthetic-cityscapes.py'
-SEG_COHORT = 'configs/mcl/deeplabv3-r18-w32x2_synthetic-cityscapes.py'
+CIRKD = 'configs/cirkd/deeplabv3-r18_to_deeplabv3-r18-half_synthetic-cityscapes.py'
+SEG_COHORT = 'configs/mcl/deeplabv3-r18-halfx2_synthetic-cityscapes.py'
 
 
 def _opts(data, iters=2, extra=()):

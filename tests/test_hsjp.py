@@ -19,9 +19,9 @@ from mcl_mm.datasets.transforms.jigsaw import (
 )
 from mcl_mm.evaluation.puzzle_accuracy import PuzzleAccuracy, puzzle_accuracy
 
-PRETEXT = 'configs/hsjp/hsjp-2x2_res18_synthetic-coco.py'
-FINETUNE = 'configs/hsjp/td-hm_res18_hsjp-init_synthetic-coco.py'
-FINETUNE_DECONV = 'configs/hsjp/td-hm_res18_hsjp-init-deconv_synthetic-coco.py'
+PRETEXT = 'configs/hsjp/hsjp-2x2-res18_synthetic-coco.py'
+FINETUNE = 'configs/hsjp/td-hm-res18_hsjp-init_synthetic-coco.py'
+FINETUNE_DECONV = 'configs/hsjp/td-hm-res18_hsjp-init-deconv_synthetic-coco.py'
 # (grid, crop (H, W), heatmap (H, W), sigma) of the shipped configs
 SETTINGS = [((4, 3), (256, 192), (64, 48), 2), ((3, 3), (288, 192), (72, 48), 2),
             ((2, 2), (256, 192), (64, 48), 2), ((2, 2), (96, 64), (24, 16), 1)]

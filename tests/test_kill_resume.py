@@ -13,7 +13,7 @@ from conftest import REPO, run_tool
 
 from mcl_mm.engine.checkpoint import PARTIAL_SUFFIX
 
-CIRKD_CFG = 'configs/cirkd/deeplabv3_r18_to_r18-w32_synthetic-cityscapes.py'
+CIRKD_CFG = 'configs/cirkd/deeplabv3-r18_to_deeplabv3-r18-half_synthetic-cityscapes.py'
 
 
 def _opts(data):

@@ -12,9 +12,9 @@ from mmengine.config import Config
 from mmengine.registry import MODELS, DefaultScope
 from mmengine.structures import PixelData
 
-SEG_COHORT = 'configs/mcl/deeplabv3-r18-w32x2_synthetic-cityscapes.py'
-SEG_MEMBER = 'configs/baselines/deeplabv3_r18-w32_synthetic-cityscapes.py'
-DET_COHORT = 'configs/mcl/retinanet_r18-fpnx2_synthetic-coco.py'
+SEG_COHORT = 'configs/mcl/deeplabv3-r18-halfx2_synthetic-cityscapes.py'
+SEG_MEMBER = 'configs/baselines/deeplabv3-r18-half_synthetic-cityscapes.py'
+DET_COHORT = 'configs/mcl/retinanet-r18x2_synthetic-coco.py'
 
 
 def _build(model_cfg, scope='mmseg'):
@@ -65,7 +65,7 @@ def test_seg_cohort_losses_and_gradients():
 
 
 def test_three_member_heterogeneous_cohort():
-    wide = dict(cfg_path=str(REPO / 'configs/baselines/deeplabv3_r18_synthetic-cityscapes.py'))
+    wide = dict(cfg_path=str(REPO / 'configs/baselines/deeplabv3-r18_synthetic-cityscapes.py'))
     narrow = dict(cfg_path=str(REPO / SEG_MEMBER))
     cfg = _seg_model_cfg(members=[narrow, wide, narrow])
     cfg.mcl_loss['in_channels'] = [64, 128, 64]
@@ -262,7 +262,7 @@ def test_cls_cohort_memory_train_test_export_transfer(synthetic_data, tmp_path):
     resnet = _build(dict(stock_cfg.model.backbone, init_cfg=dict(
         type='Pretrained', checkpoint=str(backbone))), 'mmpretrain')
     resnet.init_weights()
-    cfg = Config.fromfile(str(REPO / 'configs/mcl/faster-rcnn_r18-mcl_fpn_1x_coco.py'))
+    cfg = Config.fromfile(str(REPO / 'configs/mcl/faster-rcnn-r18_mcl-init_1x_coco.py'))
     cfg.model.backbone.init_cfg.checkpoint = str(backbone)
     detector = _build(cfg.model, 'mmdet')
     detector.init_weights()
@@ -375,7 +375,7 @@ def test_members_are_initialised_as_the_stock_model(tmp_path):
 
 def test_loss_errors_name_the_config_key():
     """A loss that refuses its inputs says which config entry it is."""
-    wide = dict(cfg_path=str(REPO / 'configs/baselines/deeplabv3_r18_synthetic-cityscapes.py'),
+    wide = dict(cfg_path=str(REPO / 'configs/baselines/deeplabv3-r18_synthetic-cityscapes.py'),
                 decode_head=dict(num_classes=7), auxiliary_head=dict(num_classes=7))
     cfg = _seg_model_cfg(members=[dict(cfg_path=str(REPO / SEG_MEMBER)), wide])
     with pytest.raises(ValueError, match=r'model.mutual_kd distils logits between members that '

@@ -11,7 +11,7 @@ import zipfile
 import pytest
 from conftest import REPO
 
-CONFIG = 'deeplabv3_r18_synthetic-cityscapes.py'  # found by name in the package's configs
+CONFIG = 'deeplabv3-r18_synthetic-cityscapes.py'  # found by name in the package's configs
 
 
 def _mim(python, *args, cwd, timeout=900):

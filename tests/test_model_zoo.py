@@ -107,8 +107,8 @@ def export_loads(model, prefix: str, stock_cfg: dict, scope: str):
 
 
 # --- mmseg ----------------------------------------------------------------------------------
-CIRKD = 'configs/cirkd/deeplabv3_r18_to_r18-w32_synthetic-cityscapes.py'
-MCL_SEG = 'configs/mcl/deeplabv3-r18-w32x2_synthetic-cityscapes.py'
+CIRKD = 'configs/cirkd/deeplabv3-r18_to_deeplabv3-r18-half_synthetic-cityscapes.py'
+MCL_SEG = 'configs/mcl/deeplabv3-r18-halfx2_synthetic-cityscapes.py'
 CONV_SEG = dict(feat=dict(module='decode_head.conv_seg', io='input'),
                 logits=dict(module='decode_head.conv_seg', io='output'))
 QUERY = dict(feat=dict(module='decode_head.pixel_decoder', index=0, channels=256),
@@ -175,7 +175,7 @@ def seg_member(family: str, **overrides) -> dict:
     return member(f'mmseg::{path}', data_preprocessor=dict(size=(size, size)), **overrides)
 
 
-SMALL_SEG = str(REPO / 'configs/baselines/deeplabv3_r18-w32_synthetic-cityscapes.py')
+SMALL_SEG = str(REPO / 'configs/baselines/deeplabv3-r18-half_synthetic-cityscapes.py')
 
 
 def small_seg(classes: int, size: int) -> str:
@@ -276,7 +276,7 @@ def test_mcl_member_of_every_family(family, tmp_path):
 
 
 # --- mmdet ----------------------------------------------------------------------------------
-MCL_DET = 'configs/mcl/retinanet_r18-fpnx2_synthetic-coco.py'
+MCL_DET = 'configs/mcl/retinanet-r18x2_synthetic-coco.py'
 # the YOLOX/RTMDet batch resize draws 480..800 pixels: at a tiny input, draw 128..160
 SMALL_RESIZE = dict(data_preprocessor=dict(batch_augments=[dict(
     type='BatchSyncRandomResize', random_size_range=(128, 160), size_divisor=32, interval=1)]))
@@ -367,7 +367,7 @@ def test_heterogeneous_detector_cohort_preprocesses_each_member_its_own_way(tmp_
 
 
 # --- mmpose: HSJP pretext -> export -> top-down fine-tune -------------------------------------
-HSJP = 'configs/hsjp/hsjp-4x3_res50_8xb64-210e_coco-person-256x192.py'
+HSJP = 'configs/hsjp/hsjp-4x3-res50_8xb64-210e_coco-person-256x192.py'
 POSE = 'mmpose::body_2d_keypoint/topdown_heatmap/coco/'
 POSE_FAMILIES = {
     'resnet': 'td-hm_res50_8xb64-210e_coco-256x192.py',

@@ -55,7 +55,7 @@ def test_cirkd_trains_with_mmseg_alone(synthetic_data, tmp_path):
     data = synthetic_data('cityscapes')
     out = _run(f'''
         import runpy
-        sys.argv = ['tools/train.py', 'configs/cirkd/deeplabv3_r18_to_r18-w32_synthetic-cityscapes.py',
+        sys.argv = ['tools/train.py', 'configs/cirkd/deeplabv3-r18_to_deeplabv3-r18-half_synthetic-cityscapes.py',
                     '--work-dir', {str(tmp_path)!r}, '--cfg-options',
                     'train_dataloader.dataset.data_root={data}',
                     'val_dataloader.dataset.data_root={data}',

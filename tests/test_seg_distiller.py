@@ -159,7 +159,7 @@ def test_extract_student(tmp_path):
         extract_submodel(ckpt, 'teacher.')
 
 
-CIRKD_CFG = 'configs/cirkd/deeplabv3_r18_to_r18-w32_synthetic-cityscapes.py'
+CIRKD_CFG = 'configs/cirkd/deeplabv3-r18_to_deeplabv3-r18-half_synthetic-cityscapes.py'
 SHORT = ['train_cfg.max_iters=4', 'train_cfg.val_interval=4',
          'default_hooks.checkpoint.interval=4', 'train_dataloader.batch_size=2',
          'default_hooks.logger.interval=1']
@@ -171,7 +171,7 @@ def synthetic_teacher(synthetic_data, tmp_path_factory):
     data = synthetic_data('cityscapes')
     roots = [f'{s}_dataloader.dataset.data_root={data}' for s in ('train', 'val', 'test')]
     work = tmp_path_factory.mktemp('teacher')
-    run_tool('tools/train.py', 'configs/baselines/deeplabv3_r18_synthetic-cityscapes.py',
+    run_tool('tools/train.py', 'configs/baselines/deeplabv3-r18_synthetic-cityscapes.py',
              '--work-dir', str(work), '--cfg-options', *roots, *SHORT)
     return roots, work / 'iter_4.pth'
 
@@ -195,7 +195,7 @@ def test_cirkd_train_test_export_on_synthetic_cityscapes(synthetic_teacher, tmp_
     miou = re.findall(r'mIoU: (\d+\.\d+)', log)[-1]
     run_tool('tools/model_converters/distiller_to_student.py', str(ckpt),
              str(tmp_path / 'student.pth'))
-    log = run_tool('tools/test.py', 'configs/baselines/deeplabv3_r18-w32_synthetic-cityscapes.py',
+    log = run_tool('tools/test.py', 'configs/baselines/deeplabv3-r18-half_synthetic-cityscapes.py',
                    str(tmp_path / 'student.pth'), '--work-dir', str(tmp_path / 'test_student'),
                    '--cfg-options', roots[2])
     assert re.findall(r'mIoU: (\d+\.\d+)', log)[-1] == miou

@@ -13,9 +13,9 @@ import torch
 from conftest import REPO, run_tool
 from mmengine.config import Config
 
-SEG = 'configs/baselines/deeplabv3_r18_synthetic-cityscapes.py'
-DET = 'configs/baselines/retinanet_r18_fpn_synthetic-coco.py'
-POSE = 'configs/baselines/td-hm_res18_synthetic-coco.py'
+SEG = 'configs/baselines/deeplabv3-r18_synthetic-cityscapes.py'
+DET = 'configs/baselines/retinanet-r18_synthetic-coco.py'
+POSE = 'configs/baselines/td-hm-res18_synthetic-coco.py'
 
 
 def _seg_opts(data, iters=4, ckpt_interval=2):
@@ -139,7 +139,7 @@ def test_train_args_edit_the_config():
     args = _args(config=SEG, amp=True, resume=True)
     cfg = apply_train_args(Config.fromfile(str(REPO / SEG)), args)
     assert cfg.optim_wrapper.type == 'AmpOptimWrapper' and cfg.resume
-    assert cfg.work_dir.endswith('work_dirs/deeplabv3_r18_synthetic-cityscapes')
+    assert cfg.work_dir.endswith('work_dirs/deeplabv3-r18_synthetic-cityscapes')
     cfg = Config.fromfile(str(REPO / SEG))
     cfg.optim_wrapper.type = 'MyWrapper'
     with pytest.raises(ValueError, match="optim_wrapper.type='OptimWrapper'"):
@@ -162,7 +162,7 @@ def test_test_args_per_toolbox():
     assert seg.load_from == 'c.pth' and seg.train_dataloader is None
     # mcl_mm models in the mmseg scope without an IoUMetric (classifier, cohort) dump a .pkl
     for config in ('configs/baselines/resnet18_synthetic-imagenet.py',
-                   'configs/mcl/deeplabv3-r18-w32x2_synthetic-cityscapes.py'):
+                   'configs/mcl/deeplabv3-r18-halfx2_synthetic-cityscapes.py'):
         cfg = apply_test_args(Config.fromfile(str(REPO / config)), _args(out='r.pkl'))
         assert cfg.test_evaluator[-1].type == 'DumpResults'
 
@@ -244,7 +244,7 @@ def test_camvid_config_trains_on_the_camvid_layout(synthetic_data, tmp_path):
             'train_dataloader.persistent_workers=False', 'val_dataloader.num_workers=0',
             'val_dataloader.persistent_workers=False']
     work = tmp_path / 'camvid'
-    log = run_tool('tools/train.py', 'configs/cirkd/deeplabv3_r18_40k_camvid.py', '--work-dir',
+    log = run_tool('tools/train.py', 'configs/cirkd/deeplabv3-r18_40k_camvid.py', '--work-dir',
                    str(work), *opts)
     assert re.search(r'mIoU: \d+\.\d+', log) and 'Bicyclist' in log  # the 11 CamVid classes
     assert (work / 'iter_2.pth').exists()
@@ -257,7 +257,7 @@ def test_tensorboard_flag_logs_losses_and_miou(synthetic_data, tmp_path):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
     data = synthetic_data('cityscapes')
     work = tmp_path / 'tb'
-    run_tool('tools/train.py', 'configs/baselines/deeplabv3_r18_synthetic-cityscapes.py',
+    run_tool('tools/train.py', 'configs/baselines/deeplabv3-r18_synthetic-cityscapes.py',
              '--work-dir', str(work), '--tensorboard', '--cfg-options',
              *[f'{s}_dataloader.dataset.data_root={data}' for s in ('train', 'val', 'test')],
              'train_cfg.max_iters=2', 'train_cfg.val_interval=2',

@@ -3,7 +3,7 @@ and the distillation losses (forward + backward down to the recorded student ten
 
     python tools/benchmark_cirkd_iteration.py CONFIG [--size H W] [--batch B] [--repeats N]
 
-CONFIG is a distiller config (e.g. configs/cirkd/deeplabv3_r101_to_r18_cityscapes.py, whose
+CONFIG is a distiller config (e.g. configs/cirkd/deeplabv3-r101_to_deeplabv3-r18_40k_cityscapes.py, whose
 default input is its 512x1024 crop). The teacher is random (no checkpoint is needed) and the
 student is not initialised from ImageNet: the timings do not depend on the weights. One
 step runs as the distiller's does, each part timed on its own: the student forward, the

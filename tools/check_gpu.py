@@ -9,7 +9,7 @@ with and without ``--amp``.
    reference, then on CUDA in float32 and under fp16 and bf16 autocast. Values and input
    gradients are compared (relative error of the value, and of the gradient in the L2 norm);
    a loss outside its tolerance makes the script exit with 1.
-2. Training: ``tools/train.py configs/cirkd/deeplabv3_r101_to_r18_cityscapes.py`` for
+2. Training: ``tools/train.py configs/cirkd/deeplabv3-r101_to_deeplabv3-r18_40k_cityscapes.py`` for
    ``--iters`` iterations on a synthetic Cityscapes-layout set (made here; the crops are the
    paper's 512x1024, the images upscaled to them) with a random teacher and no ImageNet
    initialisation (no network needed), once in fp32 and once with ``--amp``; prints the median
@@ -28,7 +28,7 @@ import tempfile
 import torch
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PAPER = 'configs/cirkd/deeplabv3_r101_to_r18_cityscapes.py'
+PAPER = 'configs/cirkd/deeplabv3-r101_to_deeplabv3-r18_40k_cityscapes.py'
 # (fp32, fp16, bf16) tolerances on the relative errors of value and gradient
 TOLERANCE = dict(float32=1e-4, float16=2e-2, bfloat16=5e-2)
 

@@ -6,7 +6,7 @@
 In one process, with a progress line per stage:
 
 1. makes the synthetic Cityscapes-format set (``data/synthetic/cityscapes``; kept if there);
-2. trains the teacher, ``configs/baselines/deeplabv3_r18_synthetic-cityscapes.py`` (skipped
+2. trains the teacher, ``configs/baselines/deeplabv3-r18_synthetic-cityscapes.py`` (skipped
    when its checkpoint is in the work dir);
 3. trains the half-width student alone (its baseline), with logit KD alone, and with CIRKD
    (logit KD and the relational losses), on the same data with the same schedule;
@@ -33,10 +33,10 @@ from mmengine.logging import MMLogger
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DATA = 'data/synthetic/cityscapes'
-TEACHER = 'configs/baselines/deeplabv3_r18_synthetic-cityscapes.py'
-STUDENT = 'configs/baselines/deeplabv3_r18-w32_synthetic-cityscapes.py'
-LOGIT_KD = 'configs/cirkd/deeplabv3_r18_to_r18-w32_logit-kd_synthetic-cityscapes.py'
-CIRKD = 'configs/cirkd/deeplabv3_r18_to_r18-w32_synthetic-cityscapes.py'
+TEACHER = 'configs/baselines/deeplabv3-r18_synthetic-cityscapes.py'
+STUDENT = 'configs/baselines/deeplabv3-r18-half_synthetic-cityscapes.py'
+LOGIT_KD = 'configs/cirkd/deeplabv3-r18_to_deeplabv3-r18-half_logit-kd_synthetic-cityscapes.py'
+CIRKD = 'configs/cirkd/deeplabv3-r18_to_deeplabv3-r18-half_synthetic-cityscapes.py'
 RUNS = (  # name, config, row label, needs the teacher
     ('teacher', TEACHER, 'teacher  DeepLabV3-R18', False),
     ('student', STUDENT, 'student  DeepLabV3-R18 half width, alone', False),

@@ -14,9 +14,9 @@ cd "$ROOT"
 PY=${PYTHON:-python}
 WORK=${1:-work_dirs/demo}
 DATA=data/synthetic/cityscapes
-TEACHER_CFG=configs/baselines/deeplabv3_r18_synthetic-cityscapes.py
-STUDENT_CFG=configs/baselines/deeplabv3_r18-w32_synthetic-cityscapes.py
-CIRKD_CFG=configs/cirkd/deeplabv3_r18_to_r18-w32_synthetic-cityscapes.py
+TEACHER_CFG=configs/baselines/deeplabv3-r18_synthetic-cityscapes.py
+STUDENT_CFG=configs/baselines/deeplabv3-r18-half_synthetic-cityscapes.py
+CIRKD_CFG=configs/cirkd/deeplabv3-r18_to_deeplabv3-r18-half_synthetic-cityscapes.py
 
 bash tools/install.sh
 "$PY" tools/misc/make_synthetic_data.py cityscapes "$DATA" --seed 0

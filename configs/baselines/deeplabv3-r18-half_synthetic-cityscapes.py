@@ -1,7 +1,7 @@
 # A half-width DeepLabV3-ResNet18 (32 stem/base channels instead of 64): the small student of
-# the synthetic CIRKD demo (configs/cirkd/deeplabv3_r18_to_r18-w32_synthetic-cityscapes.py),
+# the synthetic CIRKD demo (configs/cirkd/deeplabv3-r18_to_deeplabv3-r18-half_synthetic-cityscapes.py),
 # trained alone, as its baseline.
-_base_ = ['./deeplabv3_r18_synthetic-cityscapes.py']
+_base_ = ['./deeplabv3-r18_synthetic-cityscapes.py']
 model = dict(
     backbone=dict(stem_channels=32, base_channels=32),
     decode_head=dict(in_channels=256, channels=64),

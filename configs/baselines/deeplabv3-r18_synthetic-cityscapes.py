@@ -5,10 +5,8 @@
 # initialisation (the stock config downloads open-mmlab://resnet18_v1c; to use it, put the
 # file somewhere local and set model.pretrained to its path), 128x256 crops, a short schedule.
 _base_ = [
-    'mmseg::_base_/models/deeplabv3_r50-d8.py',
-    '../_base_/datasets/synthetic_cityscapes.py',
-    'mmseg::_base_/default_runtime.py',
-    'mmseg::_base_/schedules/schedule_80k.py',
+    'mmseg::_base_/models/deeplabv3_r50-d8.py', '../_base_/datasets/synthetic_cityscapes.py',
+    '../_base_/schedules/synthetic-seg_300it.py'
 ]
 norm_cfg = dict(type='BN', requires_grad=True)
 crop_size = (128, 256)
@@ -20,15 +18,3 @@ model = dict(
     backbone=dict(depth=18, norm_cfg=norm_cfg),
     decode_head=dict(in_channels=512, channels=128, norm_cfg=norm_cfg),
     auxiliary_head=dict(in_channels=256, channels=64, norm_cfg=norm_cfg))
-
-max_iters = 300
-optim_wrapper = dict(optimizer=dict(lr=0.05))
-param_scheduler = [
-    dict(type='PolyLR', eta_min=1e-4, power=0.9, begin=0, end=max_iters, by_epoch=False)
-]
-train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
-default_hooks = dict(
-    logger=dict(interval=20),
-    checkpoint=dict(interval=max_iters // 2, max_keep_ckpts=2))
-env_cfg = dict(cudnn_benchmark=False)
-randomness = dict(seed=0)

@@ -1,8 +1,8 @@
 # The CamVid teacher for CIRKD: DeepLabV3-ResNet101 (mmseg's model) trained on CamVid at
 # CIRKD's recipe (360x360 crops, SGD lr 0.02, momentum 0.9, weight decay 1e-4, poly 0.9, 40k
 # iterations, batch 2 x 8 GPUs). mmseg's model zoo has no CamVid model, so train this first:
-#   bash tools/dist_train.sh configs/cirkd/deeplabv3_r101_40k_camvid.py 8
-# deeplabv3_r101_to_r18_camvid.py then reads work_dirs/deeplabv3_r101_40k_camvid/iter_40000.pth.
+#   bash tools/dist_train.sh configs/cirkd/deeplabv3-r101_40k_camvid.py 8
+# deeplabv3-r101_to_deeplabv3-r18_40k_camvid.py then reads work_dirs/deeplabv3-r101_40k_camvid/iter_40000.pth.
 # ImageNet initialisation: open-mmlab://resnet101_v1c
 # (downloaded once into the torch hub cache; offline, put it at
 #  $TORCH_HOME/hub/checkpoints/resnet101_v1c-e67eebb6.pth)

@@ -1,9 +1,9 @@
 # Student-only baseline of CIRKD on CamVid: PSPNet-ResNet18 (mmseg's PSPHead on the ResNet18-D8
-# of ./deeplabv3_r18_40k_camvid.py) trained alone at CIRKD's recipe (360x360 crops).
+# of ./deeplabv3-r18_40k_camvid.py) trained alone at CIRKD's recipe (360x360 crops).
 # ImageNet initialisation: open-mmlab://resnet18_v1c
 # (downloaded once into the torch hub cache; offline, put it at
 #  $TORCH_HOME/hub/checkpoints/resnet18_v1c-b5776b93.pth)
-_base_ = ['./deeplabv3_r18_40k_camvid.py']
+_base_ = ['./deeplabv3-r18_40k_camvid.py']
 model = dict(
     decode_head=dict(
         _delete_=True,

@@ -1,8 +1,8 @@
 # Student-only baseline of CIRKD on Pascal VOC 2012 + aug: PSPNet-ResNet18 (mmseg's PSPHead, as
 # in pspnet/pspnet_r50-d8_4xb4-40k_voc12aug-512x512.py, on the ResNet18-D8 of
-# ./deeplabv3_r18_40k_voc12aug.py, whose data, recipe and ImageNet initialisation it keeps:
+# ./deeplabv3-r18_40k_voc12aug.py, whose data, recipe and ImageNet initialisation it keeps:
 # open-mmlab://resnet18_v1c).
-_base_ = ['./deeplabv3_r18_40k_voc12aug.py']
+_base_ = ['./deeplabv3-r18_40k_voc12aug.py']
 model = dict(
     decode_head=dict(
         _delete_=True,

@@ -1,11 +1,11 @@
 # HSJP pretext on the synthetic COCO-keypoints set, sized for a 2-core CPU: the recipe of
-# hsjp-4x3_res50_8xb64-210e_coco-person-256x192.py with a ResNet-18 SimpleBaseline (the model of
-# configs/baselines/td-hm_res18_synthetic-coco.py), a 2x2 grid on 96x64 crops (48x32 cells,
+# hsjp-4x3-res50_8xb64-210e_coco-person-256x192.py with a ResNet-18 SimpleBaseline (the model of
+# configs/baselines/td-hm-res18_synthetic-coco.py), a 2x2 grid on 96x64 crops (48x32 cells,
 # K = 4, chance 1/4), 24x16 heatmaps (sigma=1), batch 16 and a short schedule.
 # Data: `python tools/misc/make_synthetic_data.py coco_pose data/synthetic/coco_pose` (every
 # non-crowd person box, also the keypoint-less ones). The exported backbone initialises
-# td-hm_res18_hsjp-init_synthetic-coco.py; see configs/hsjp/README.md for the figures.
-_base_ = ['./hsjp-4x3_res50_8xb64-210e_coco-person-256x192.py']
+# td-hm-res18_hsjp-init_synthetic-coco.py; see configs/hsjp/README.md for the figures.
+_base_ = ['./hsjp-4x3-res50_8xb64-210e_coco-person-256x192.py']
 
 grid = (2, 2)
 data_root = 'data/synthetic/coco_pose/'
@@ -21,7 +21,7 @@ train_pipeline = [
     dict(type='RandomFlip', direction='horizontal'),
     dict(type='RandomBBoxTransform', rotate_factor=20),
     dict(type='TopdownAffine', input_size=codec['input_size']),
-    dict(type='mcl_mm.JigsawShuffle', grid=grid),
+    dict(type='mcl_mm.JigsawShuffle'),
     dict(type='GenerateTarget', encoder=codec),
     dict(type='PackPoseInputs', meta_keys={{_base_.meta_keys}})
 ]
@@ -29,7 +29,7 @@ val_pipeline = [
     dict(type='LoadImage'),
     dict(type='GetBBoxCenterScale'),
     dict(type='TopdownAffine', input_size=codec['input_size']),
-    dict(type='mcl_mm.JigsawShuffle', grid=grid, seed=0),
+    dict(type='mcl_mm.JigsawShuffle', seed=0),
     dict(type='PackPoseInputs', meta_keys={{_base_.meta_keys}})
 ]
 train_dataloader = dict(

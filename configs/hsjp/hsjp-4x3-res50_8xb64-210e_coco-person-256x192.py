@@ -15,7 +15,7 @@
 # - head: out_channels=12; no flip test; score: mcl_mm.PuzzleAccuracy (best checkpoint by
 #   puzzle/cell_accuracy).
 # Then export the backbone (tools/model_converters/pose_backbone.py) and fine-tune with
-# td-hm_res50_hsjp-init_8xb64-210e_coco-256x192.py; see configs/hsjp/README.md.
+# td-hm-res50_hsjp-init_8xb64-210e_coco-256x192.py; see configs/hsjp/README.md.
 _base_ = [
     'mmpose::body_2d_keypoint/topdown_heatmap/coco/td-hm_res50_8xb64-210e_coco-256x192.py',
     '../_base_/mcl_mm_runtime.py'
@@ -43,7 +43,7 @@ train_pipeline = [
     dict(type='RandomFlip', direction='horizontal'),
     dict(type='RandomBBoxTransform'),
     dict(type='TopdownAffine', input_size=codec['input_size']),
-    dict(type='mcl_mm.JigsawShuffle', grid=grid),
+    dict(type='mcl_mm.JigsawShuffle'),  # the data set's grid
     dict(type='GenerateTarget', encoder=codec),
     dict(type='PackPoseInputs', meta_keys=meta_keys)
 ]
@@ -51,7 +51,7 @@ val_pipeline = [
     dict(type='LoadImage'),
     dict(type='GetBBoxCenterScale'),
     dict(type='TopdownAffine', input_size=codec['input_size']),
-    dict(type='mcl_mm.JigsawShuffle', grid=grid, seed=0),
+    dict(type='mcl_mm.JigsawShuffle', seed=0),
     dict(type='PackPoseInputs', meta_keys=meta_keys)
 ]
 dataset_type = 'mcl_mm.CocoPersonJigsawDataset'

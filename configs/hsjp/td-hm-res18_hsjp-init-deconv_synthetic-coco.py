@@ -1,12 +1,12 @@
-# As td-hm_res18_hsjp-init_synthetic-coco.py, and the head's three deconvolution layers are
+# As td-hm-res18_hsjp-init_synthetic-coco.py, and the head's three deconvolution layers are
 # also taken from the HSJP pretext (export with --with-deconv); only the final 1x1 layer (17
 # keypoints in place of the pretext's K cells) starts from the stock initialisation.
 #   python tools/model_converters/pose_backbone.py --with-deconv \
-#       work_dirs/hsjp-2x2_res18_synthetic-coco/epoch_60.pth \
-#       work_dirs/hsjp-2x2_res18_synthetic-coco/backbone_deconv.pth
-_base_ = ['./td-hm_res18_hsjp-init_synthetic-coco.py']
+#       work_dirs/hsjp-2x2-res18_synthetic-coco/epoch_60.pth \
+#       work_dirs/hsjp-2x2-res18_synthetic-coco/backbone_deconv.pth
+_base_ = ['./td-hm-res18_hsjp-init_synthetic-coco.py']
 
-hsjp_backbone = 'work_dirs/hsjp-2x2_res18_synthetic-coco/backbone_deconv.pth'
+hsjp_backbone = 'work_dirs/hsjp-2x2-res18_synthetic-coco/backbone_deconv.pth'
 model = dict(
     backbone=dict(init_cfg=dict(checkpoint=hsjp_backbone)),
     head=dict(init_cfg=[

@@ -1,6 +1,6 @@
 # DeepLabV3-R18 (torchvision-style ResNet-18 with dilations) on Pascal VOC 2012 + aug, mmseg's
 # deeplabv3_r50-d8_4xb4-40k_voc12aug-512x512.py at depth 18 with the R18 head widths, from
-# torchvision's ImageNet weights: the twin of deeplabv3_r18-mcl_40k_voc12aug.py.
+# torchvision's ImageNet weights: the twin of deeplabv3-r18_mcl-init_40k_voc12aug.py.
 # ImageNet initialisation: https://download.pytorch.org/models/resnet18-f37072fd.pth
 # (downloaded once into the torch hub cache; offline, put it at
 #  $TORCH_HOME/hub/checkpoints/resnet18-f37072fd.pth)

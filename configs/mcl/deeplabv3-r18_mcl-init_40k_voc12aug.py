@@ -1,5 +1,5 @@
 # DeepLabV3-R18 on Pascal VOC 2012 + aug from an MCL-pre-trained ResNet-18 (member 0 of
-# resnet18x2_90e_imagenet.py, exported as in faster-rcnn_r18-mcl_fpn_1x_coco.py); everything
-# else as the ImageNet-init twin deeplabv3_r18-in1k_40k_voc12aug.py.
-_base_ = ['./deeplabv3_r18-in1k_40k_voc12aug.py']
+# resnet18x2_90e_imagenet.py, exported as in faster-rcnn-r18_mcl-init_1x_coco.py); everything
+# else as the ImageNet-init twin deeplabv3-r18_in1k-init_40k_voc12aug.py.
+_base_ = ['./deeplabv3-r18_in1k-init_40k_voc12aug.py']
 model = dict(pretrained='work_dirs/resnet18x2_90e_imagenet/member0_backbone.pth')

@@ -1,7 +1,7 @@
 # Faster R-CNN R18-FPN 1x on COCO from torchvision's ImageNet ResNet-18: the ImageNet-init twin
-# of faster-rcnn_r18-mcl_fpn_1x_coco.py (mmdet's faster-rcnn_r50_fpn_1x_coco.py at depth 18,
+# of faster-rcnn-r18_mcl-init_1x_coco.py (mmdet's faster-rcnn_r50_fpn_1x_coco.py at depth 18,
 # frozen_stages=1, norm_eval=True as stock), and the member of the detector cohort
-# faster-rcnn_r18-fpnx2_1x_coco.py.
+# faster-rcnn-r18x2_1x_coco.py.
 # ImageNet initialisation: https://download.pytorch.org/models/resnet18-f37072fd.pth
 # (downloaded once into the torch hub cache; offline, put it at
 #  $TORCH_HOME/hub/checkpoints/resnet18-f37072fd.pth)

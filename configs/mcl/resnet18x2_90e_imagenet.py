@@ -4,7 +4,7 @@
 # the own slot plus 1 same-class slot as positives, 8192 negatives, weights VCL 0.1, soft VCL 1,
 # ICL 0.1, soft ICL 1. Paper: 69.76 -> 70.32 top-1 (each member). Validation scores both
 # members (m0/accuracy/top1, m1/...). The exported member-0 backbone is what the transfer
-# configs (faster-rcnn_r18-mcl_fpn_1x_coco.py, ...) load.
+# configs (faster-rcnn-r18_mcl-init_1x_coco.py, ...) load.
 _base_ = ['./resnet18_90e_imagenet.py', './_base_/mcl_cls.py']
 member = dict(cfg_path='{{fileDirname}}/resnet18_90e_imagenet.py')
 model = dict(

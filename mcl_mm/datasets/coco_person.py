@@ -99,6 +99,7 @@ class CocoPersonJigsawDataset(CocoDataset):
         ann = dict(ann, keypoints=[0] * (3 * num), num_keypoints=0)
         info = super().parse_data_info(dict(raw_data_info, raw_ann_info=ann))
         info['raw_ann_info'] = raw_data_info['raw_ann_info']
+        info['jigsaw_grid'] = self.grid  # for JigsawShuffle(grid=None)
         return info
 
     def _get_topdown_data_infos(self, instance_list):

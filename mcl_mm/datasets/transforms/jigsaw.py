@@ -119,8 +119,11 @@ class JigsawShuffle(BaseTransform):
     original cell ``k``.
 
     Args:
-        grid (tuple[int, int]): (rows, cols), K = rows * cols cells. Default (4, 3): 64x64 cells
-            on a 256x192 crop. The grid must divide the crop (ValueError otherwise).
+        grid (tuple[int, int], optional): (rows, cols), K = rows * cols cells, e.g. (4, 3):
+            64x64 cells on a 256x192 crop. The grid must divide the crop (ValueError
+            otherwise). Default None: the data set's (``jigsaw_grid`` of each sample, which
+            :class:`~mcl_mm.datasets.CocoPersonJigsawDataset` writes), so a config sets the
+            grid once, on the data set.
         gap (int): pixels taken off each cell's height and width: a random (ch - gap, cw - gap)
             window of the cell is pasted at a random offset in its slot and the rest of the
             slot is ``pad_val``, so edges do not continue across slots. Default 0.
@@ -134,10 +137,10 @@ class JigsawShuffle(BaseTransform):
             for a sample in every evaluation: use it in val/test pipelines.
     """
 
-    def __init__(self, grid=(4, 3), gap: int = 0, colour_jitter: float = 0.0,
+    def __init__(self, grid=None, gap: int = 0, colour_jitter: float = 0.0,
                  pad_val: int = 0, seed: Optional[int] = None):
         super().__init__()
-        self.grid = check_grid(grid, 'JigsawShuffle.grid')
+        self.grid = None if grid is None else check_grid(grid, 'JigsawShuffle.grid')
         if not isinstance(gap, (int, np.integer)) or gap < 0:
             raise ValueError(f'JigsawShuffle.gap must be an int >= 0 (pixels), got {gap!r}')
         if not 0 <= colour_jitter < 1:
@@ -146,9 +149,15 @@ class JigsawShuffle(BaseTransform):
         self.gap, self.colour_jitter, self.pad_val, self.seed = (int(gap), float(colour_jitter),
                                                                  pad_val, seed)
 
-    @property
-    def num_cells(self) -> int:
-        return self.grid[0] * self.grid[1]
+    def _grid(self, results: dict) -> Tuple[int, int]:
+        if self.grid is not None:
+            return self.grid
+        if 'jigsaw_grid' not in results:
+            raise ValueError('JigsawShuffle(grid=None) takes the grid from the data set, but '
+                             'this sample has no jigsaw_grid: use '
+                             "dict(type='mcl_mm.CocoPersonJigsawDataset', grid=(rows, cols)) "
+                             'or set JigsawShuffle.grid')
+        return check_grid(results['jigsaw_grid'], 'the data set\'s jigsaw_grid')
 
     def _rng(self, results):
         if self.seed is None:
@@ -161,24 +170,25 @@ class JigsawShuffle(BaseTransform):
         if isinstance(img, list):
             raise ValueError('JigsawShuffle needs one crop per sample in results["img"], '
                              'got a list')
-        k = self.num_cells
+        grid = self._grid(results)
+        k = grid[0] * grid[1]
         flip_indices = results.get('flip_indices')
         if flip_indices is not None and len(flip_indices) != k:
             raise ValueError(
-                f'JigsawShuffle.grid={self.grid} makes {k} cells but the dataset has '
+                f'JigsawShuffle.grid={grid} makes {k} cells but the dataset has '
                 f'{len(flip_indices)} keypoints; give the dataset the same grid '
-                f"(e.g. dict(type='mcl_mm.CocoPersonJigsawDataset', grid={self.grid}))")
-        ch, cw = cell_size(img.shape, self.grid)
+                f"(e.g. dict(type='mcl_mm.CocoPersonJigsawDataset', grid={grid}))")
+        ch, cw = cell_size(img.shape, grid)
         if self.gap >= min(ch, cw):
             raise ValueError(f'JigsawShuffle.gap={self.gap} must be smaller than the cells '
                              f'({ch}x{cw} pixels)')
         rng = self._rng(results)
         perm = rng.permutation(k).astype(np.int64)
         if self.gap == 0 and self.colour_jitter == 0:
-            shuffled = shuffle_cells(img, perm, self.grid)
+            shuffled = shuffle_cells(img, perm, grid)
         else:
-            shuffled = self._shuffle_with_gap(img, perm, ch, cw, rng)
-        centres = slot_centres(img.shape, self.grid)[perm][None]  # (1, K, 2)
+            shuffled = self._shuffle_with_gap(img, perm, grid, ch, cw, rng)
+        centres = slot_centres(img.shape, grid)[perm][None]  # (1, K, 2)
 
         size = np.asarray(results.get('input_size', (img.shape[1], img.shape[0])), np.float32)
         if 'input_center' in results and 'input_scale' in results:
@@ -189,25 +199,25 @@ class JigsawShuffle(BaseTransform):
             keypoints = centres.copy()
         results.update(
             img=shuffled, transformed_keypoints=centres, keypoints=keypoints.astype(np.float32),
-            keypoints_visible=np.ones((1, k), np.float32), jigsaw_grid=self.grid,
+            keypoints_visible=np.ones((1, k), np.float32), jigsaw_grid=grid,
             jigsaw_perm=perm)
         return results
 
-    def _shuffle_with_gap(self, img, perm, ch, cw, rng):
+    def _shuffle_with_gap(self, img, perm, grid, ch, cw, rng):
         th, tw = ch - self.gap, cw - self.gap
         integers = getattr(rng, 'integers', None) or rng.randint  # Generator or np.random
         out = np.full_like(img, self.pad_val)
         channels = img.shape[2] if img.ndim == 3 else 1
         for k, slot in enumerate(perm):
             sy, sx, dy, dx = integers(0, self.gap + 1, 4) if self.gap else (0, 0, 0, 0)
-            tile = _cell(img, k, self.grid, ch, cw)[sy:sy + th, sx:sx + tw]
+            tile = _cell(img, k, grid, ch, cw)[sy:sy + th, sx:sx + tw]
             if self.colour_jitter:
                 a = self.colour_jitter
                 gain = rng.uniform(1 - a, 1 + a, channels)
                 offset = rng.uniform(-a, a) * 255
                 tile = tile.astype(np.float32) * (gain if img.ndim == 3 else gain[0]) + offset
                 tile = np.clip(np.rint(tile), 0, 255).astype(img.dtype)
-            _cell(out, slot, self.grid, ch, cw)[dy:dy + th, dx:dx + tw] = tile
+            _cell(out, slot, grid, ch, cw)[dy:dy + th, dx:dx + tw] = tile
         return out
 
     def __repr__(self) -> str:
