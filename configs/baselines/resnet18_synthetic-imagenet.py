@@ -10,37 +10,8 @@
 # (RandomResizedCrop 56, test: short edge 64 then centre crop 56, as 224/256), batch 16
 # with lr 0.05 and a cosine schedule of 15 epochs instead of batch 256 with lr 0.1 and 100
 # epochs with steps at 30/60/90; seed 0.
-_base_ = ['mmpretrain::resnet/resnet18_8xb32_in1k.py', '../_base_/mcl_mm_runtime.py']
-
+_base_ = [
+    'mmpretrain::_base_/models/resnet18.py', '../_base_/datasets/synthetic_imagenet.py',
+    '../_base_/schedules/synthetic-cls_15e.py', '../_base_/mcl_mm_runtime.py'
+]
 model = dict(head=dict(num_classes=10))
-data_preprocessor = dict(num_classes=10)
-
-data_root = 'data/synthetic/imagenet'
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='RandomResizedCrop', scale=56),
-    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
-    dict(type='PackInputs'),
-]
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='ResizeEdge', scale=64, edge='short'),
-    dict(type='CenterCrop', crop_size=56),
-    dict(type='PackInputs'),
-]
-train_dataloader = dict(
-    batch_size=16, num_workers=2, dataset=dict(data_root=data_root, pipeline=train_pipeline))
-val_dataloader = dict(
-    batch_size=16, num_workers=2, dataset=dict(data_root=data_root, pipeline=test_pipeline))
-test_dataloader = val_dataloader
-
-max_epochs = 15
-optim_wrapper = dict(optimizer=dict(lr=0.05))
-param_scheduler = [
-    dict(type='CosineAnnealingLR', T_max=max_epochs, eta_min=0, by_epoch=True, begin=0,
-         end=max_epochs)
-]
-train_cfg = dict(max_epochs=max_epochs, val_interval=5)
-default_hooks = dict(
-    logger=dict(interval=10), checkpoint=dict(interval=5, max_keep_ckpts=1))
-randomness = dict(seed=0)

@@ -4,14 +4,9 @@
 # independent-training baseline. Paper: 69.76 top-1.
 # mmpretrain's resnet18_8xb32_in1k.py (its ImageClassifier, ImageNet data at data/imagenet with
 # meta/{train,val}.txt, pipelines, Accuracy top-1/top-5, runtime) with that recipe's optimizer
-# and schedule instead of the stock 100 epochs (steps at 30/60/90) without Nesterov; seed 0.
-_base_ = ['mmpretrain::resnet/resnet18_8xb32_in1k.py', '../_base_/mcl_mm_runtime.py']
-max_epochs = 90
-optim_wrapper = dict(optimizer=dict(lr=0.1, momentum=0.9, weight_decay=1e-4, nesterov=True))
-param_scheduler = [
-    dict(type='MultiStepLR', by_epoch=True, milestones=[30, 60], gamma=0.1, begin=0,
-         end=max_epochs)
+# and schedule (configs/_base_/schedules/mcl-sgd_90e_imagenet.py) instead of the stock 100
+# epochs (steps at 30/60/90) without Nesterov; seed 0.
+_base_ = [
+    'mmpretrain::_base_/models/resnet18.py', 'mmpretrain::_base_/datasets/imagenet_bs32.py',
+    '../_base_/schedules/mcl-sgd_90e_imagenet.py', '../_base_/mcl_mm_runtime.py'
 ]
-train_cfg = dict(max_epochs=max_epochs, val_interval=1)
-default_hooks = dict(checkpoint=dict(max_keep_ckpts=3))
-randomness = dict(seed=0)

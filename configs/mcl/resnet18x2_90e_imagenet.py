@@ -5,21 +5,15 @@
 # ICL 0.1, soft ICL 1. Paper: 69.76 -> 70.32 top-1 (each member). Validation scores both
 # members (m0/accuracy/top1, m1/...). The exported member-0 backbone is what the transfer
 # configs (faster-rcnn-r18_mcl-init_1x_coco.py, ...) load.
-_base_ = ['./resnet18_90e_imagenet.py', './_base_/mcl_cls.py']
+_base_ = [
+    './_base_/mcl_cls.py', 'mmpretrain::_base_/datasets/imagenet_bs32.py',
+    '../_base_/schedules/mcl-sgd_90e_imagenet.py'
+]
 member = dict(cfg_path='{{fileDirname}}/resnet18_90e_imagenet.py')
 model = dict(
-    _delete_=True,
-    type='mcl_mm.MCLCohort',
     members=[member, member],
-    level='image',
-    embeddings={{_base_.mcl_cls_embeddings}},
-    logits={{_base_.mcl_cls_logits}},
-    mcl_loss=dict(
-        type='mcl_mm.MCLLoss', in_channels=[512, 512], embed_dim=128, tau=0.07,
-        kd_temperature=3.0, loss_weights={{_base_.mcl_cls_loss_weights}},
-        memory=dict(num_samples=1281167, momentum=0.5, pos_k=1, neg_k=8192)),
-    predict_member='all')
-val_evaluator = dict(
-    _delete_=True, type='mcl_mm.MemberMetric', metric=dict(type='Accuracy', topk=(1, 5)))
+    mcl_loss=dict(in_channels=[512, 512], tau=0.07,
+                  memory=dict(num_samples=1281167, momentum=0.5, pos_k=1, neg_k=8192)))
+val_evaluator = {{_base_.mcl_cls_evaluator}}
 test_evaluator = val_evaluator
 default_hooks = dict(checkpoint=dict(save_best='m0/accuracy/top1', rule='greater'))

@@ -4,21 +4,15 @@
 # positive) scaled to the set: memories of 50 slots (one per image of the default synthetic set;
 # set model.mcl_loss.memory.num_samples to another set's size), 32 negatives. The small-scale
 # check of resnet18x2_90e_imagenet.py.
-_base_ = ['../baselines/resnet18_synthetic-imagenet.py', './_base_/mcl_cls.py']
+_base_ = [
+    './_base_/mcl_cls.py', '../_base_/datasets/synthetic_imagenet.py',
+    '../_base_/schedules/synthetic-cls_15e.py'
+]
 member = dict(cfg_path='{{fileDirname}}/../baselines/resnet18_synthetic-imagenet.py')
 model = dict(
-    _delete_=True,
-    type='mcl_mm.MCLCohort',
     members=[member, member],
-    level='image',
-    embeddings={{_base_.mcl_cls_embeddings}},
-    logits={{_base_.mcl_cls_logits}},
-    mcl_loss=dict(
-        type='mcl_mm.MCLLoss', in_channels=[512, 512], embed_dim=128, tau=0.07,
-        kd_temperature=3.0, loss_weights={{_base_.mcl_cls_loss_weights}},
-        memory=dict(num_samples=50, momentum=0.5, pos_k=1, neg_k=32)),
-    predict_member='all')
-val_evaluator = dict(
-    _delete_=True, type='mcl_mm.MemberMetric', metric=dict(type='Accuracy', topk=(1, 5)))
+    mcl_loss=dict(in_channels=[512, 512], tau=0.07,
+                  memory=dict(num_samples=50, momentum=0.5, pos_k=1, neg_k=32)))
+val_evaluator = {{_base_.mcl_cls_evaluator}}
 test_evaluator = val_evaluator
 default_hooks = dict(checkpoint=dict(save_best='m0/accuracy/top1', rule='greater'))

@@ -9,7 +9,7 @@
 # https://www.cs.toronto.edu/~kriz/cifar.html), extracted so that data/cifar100/cifar-100-python/
 # holds train, test and meta (mmpretrain's CIFAR100 checks their md5 sums).
 _base_ = [
-    '../_base_/datasets/cifar100_bs128.py', 'mmpretrain::_base_/default_runtime.py',
+    '../_base_/datasets/cifar100_bs128.py', '../_base_/schedules/mcl-sgd_300e_cifar100.py',
     '../_base_/mcl_mm_runtime.py'
 ]
 model = dict(
@@ -22,15 +22,3 @@ model = dict(
         in_channels=64,
         loss=dict(type='CrossEntropyLoss', loss_weight=1.0),
         topk=(1, 5)))
-max_epochs = 300
-optim_wrapper = dict(
-    optimizer=dict(type='SGD', lr=0.1, momentum=0.9, weight_decay=5e-4, nesterov=True))
-param_scheduler = [
-    dict(type='CosineAnnealingLR', T_max=max_epochs, eta_min=0, by_epoch=True, begin=0,
-         end=max_epochs)
-]
-train_cfg = dict(by_epoch=True, max_epochs=max_epochs, val_interval=1)
-val_cfg = dict()
-test_cfg = dict()
-default_hooks = dict(logger=dict(interval=50), checkpoint=dict(max_keep_ckpts=3))
-randomness = dict(seed=0)

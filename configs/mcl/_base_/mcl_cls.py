@@ -1,7 +1,8 @@
-# Image-level MCL between mmpretrain classifiers (memory form on ImageNet, in-batch on CIFAR),
-# as variables a config puts into its mcl_mm.MCLCohort: the embedding of a member is its pooled
-# last backbone stage, its logits the final linear layer of its LinearClsHead (head.fc).
-mcl_cls_embeddings = dict(module='backbone', index=-1)
-mcl_cls_logits = dict(module='head.fc', io='output')
-# paper weights: VCL 0.1, soft VCL 1, ICL 0.1, soft ICL 1
-mcl_cls_loss_weights = dict(vcl=0.1, soft_vcl=1.0, icl=0.1, soft_icl=1.0)
+# MCL between mmpretrain classifiers (memory form on ImageNet, in-batch on CIFAR): the cohort of
+# ./mcl.py with each member's logits the final linear layer of its LinearClsHead (head.fc), for
+# mutual KD and L-MCL, and every member scored with mmpretrain's Accuracy (top-1, top-5).
+_base_ = ['./mcl.py']
+model = dict(logits=dict(module='head.fc', io='output'))
+# the validation of a cohort config: val_evaluator = {{_base_.mcl_cls_evaluator}}
+mcl_cls_evaluator = dict(
+    _delete_=True, type='mcl_mm.MemberMetric', metric=dict(type='Accuracy', topk=(1, 5)))
