@@ -15,8 +15,50 @@ CONFIGS = sorted(p for p in (REPO / 'configs').rglob('*.py') if '_base_' not in 
 ADDRESS = re.compile(r"(?:open-mmlab|openmmlab|torchvision|mmcls|https?)://[^'\s,)]+")
 
 
-def test_there_are_configs():
-    assert len(CONFIGS) >= 3
+DATASETS = ('cityscapes', 'voc12aug', 'camvid', 'coco', 'imagenet', 'cifar100',
+            'synthetic-cityscapes', 'synthetic-coco', 'synthetic-imagenet', 'synthetic-cifar100',
+            'coco-256x192', 'coco-person-256x192', 'coco-person-288x192')
+WORDS = re.compile(r'^[a-z0-9]+(?:-[a-z0-9]+)*$')
+
+
+def config_name_problems(name: str) -> list:
+    """What breaks the naming scheme in ``name`` (a config file name): fields separated by
+    ``_``, words inside a field by ``-``; ``{model}`` or ``{teacher}_to_{student}`` first (a
+    model field joins algorithm and backbone: ``deeplabv3-r18``, ``faster-rcnn-r18x2`` for a
+    cohort, ``resnet18`` where they are one word), then the variant and schedule fields, then
+    one data set field."""
+    fields = name[:-len('.py')].split('_')
+    problems = [f'field {f!r} is not lowercase words joined by -' for f in fields
+                if not WORDS.match(f)]
+    models = [fields[0]] + ([fields[2]] if len(fields) > 2 and fields[1] == 'to' else [])
+    problems += [f'model field {m!r} does not join algorithm and backbone with -'
+                 for m in models if '-' not in m and not re.match(r'^resnet\d+(x\d+)?$', m)]
+    if fields[-1] not in DATASETS:
+        problems.append(f'last field {fields[-1]!r} is not a data set of {DATASETS}')
+    if re.search(r'(?<!hrnet)-w\d+', name):
+        problems.append('-wNN is HRNet\'s width: write a ResNet\'s width as -half')
+    return problems
+
+
+def test_config_names_follow_one_scheme():
+    assert config_name_problems('deeplabv3_r18_to_r18-w32_synthetic-cityscapes.py')
+    assert config_name_problems('faster-rcnn_r18-fpnx2_1x_coco.py')
+    assert not config_name_problems('hsjp-4x3-hrnet-w32_8xb64-210e_coco-person-256x192.py')
+    bad = {p.name: config_name_problems(p.name) for p in CONFIGS}
+    assert not {k: v for k, v in bad.items() if v}
+
+
+@pytest.mark.parametrize('folder', ['baselines', 'cirkd', 'mcl', 'hsjp'])
+def test_every_config_is_in_its_readme(folder):
+    readme = (REPO / 'configs' / folder / 'README.md').read_text()
+    # names written with shell braces, `a_{b,c}_d.py`, stand for each of their expansions
+    while re.search(r'\{[^{}\s]*,[^{}\s]*\}', readme):
+        readme = re.sub(r'(\S*?)\{([^{}\s]*,[^{}\s]*)\}(\S*)',
+                        lambda m: ' '.join(m[1] + alt + m[3] for alt in m[2].split(',')),
+                        readme)
+    missing = [p.name for p in CONFIGS if p.parent.name == folder and p.name not in readme
+               and p.stem not in readme]
+    assert not missing
 
 
 @pytest.mark.parametrize('path', CONFIGS, ids=lambda p: str(p.relative_to(REPO / 'configs')))
@@ -36,6 +78,13 @@ def test_config_loads_and_names_only_known_checkpoints(path: Path):
         for address in ADDRESS.findall(text):
             assert 'synthetic' not in path.name, f'{path.name}: {key} downloads {address}'
             assert checkpoint_url(address), f'{path.name}: {key} names unknown {address}'
+    # validation and test score alike (a `test_evaluator = val_evaluator` over a base shares
+    # one dict whose _delete_ the first merge consumes: the test evaluator then merges)
+    val, test = cfg.get('val_evaluator'), cfg.get('test_evaluator')
+    if val is not None and test is not None:
+        assert val.get('type') == test.get('type') and val.keys() == test.keys(), (val, test)
+        if isinstance(val.get('metric'), dict):  # a wrapper's (MemberMetric) inner metric
+            assert val.metric.get('type') == test.metric.get('type'), (val, test)
     # a local checkpoint path in the model comes with a note on where the file comes from
     source = path.read_text()
     comments = '\n'.join(line for line in source.splitlines() if line.lstrip().startswith('#'))
@@ -62,8 +111,14 @@ def test_distiller_config_builds_and_runs_a_step(path: Path):
     model = bench.build(str(path))
     inputs, samples = bench.batch(model, 2, 64, 64)
     losses = model(inputs, samples, mode='loss')
-    for key in ('loss_kd', 'loss_cirkd_batch', 'loss_cirkd_mem_pixel', 'loss_cirkd_mem_region'):
-        assert torch.isfinite(losses[key]), key
+    cfg = Config.fromfile(str(path))
+    expected = {'loss_kd': 'loss_kd', 'loss_cirkd_batch': 'loss_cirkd_batch',
+                'loss_cirkd_mem': 'loss_cirkd_mem_pixel'}  # config key -> a logged loss
+    for key, logged in expected.items():
+        if key in cfg.model.distill_losses:
+            assert torch.isfinite(losses[logged]), logged
+    assert 'loss_kd' in losses and all(torch.isfinite(v) for k, v in losses.items()
+                                       if k.startswith('loss'))
 
 
 # by the naming convention, a field {member}x{N} names a cohort

@@ -361,7 +361,8 @@ def test_heterogeneous_detector_cohort_preprocesses_each_member_its_own_way(tmp_
     with pytest.raises(ValueError, match=r'model.data_preprocessor differs from the data '
                                          r'preprocessor of model.members\[1\] \(keys .*mean'):
         build(user_config(tmp_path, MCL_DET, f"""
-            model = dict(members=[{frcnn!r}, {rtmdet!r}], data_preprocessor={shared!r},
+            model = dict(members=[{frcnn!r}, {rtmdet!r}],
+                         data_preprocessor=dict(_delete_=True, **{shared!r}),
                          mcl_loss=dict(in_channels=[2048, 384]))
             """))
 

@@ -64,7 +64,7 @@ def test_cirkd_trains_with_mmseg_alone(synthetic_data, tmp_path):
                     'train_cfg.max_iters=2', 'train_cfg.val_interval=2',
                     'default_hooks.checkpoint.interval=2']
         runpy.run_path('tools/train.py', run_name='__main__')
-        assert not {'mmdet', 'mmpose', 'mmpretrain'} & set(sys.modules)
+        assert not {{'mmdet', 'mmpose', 'mmpretrain'}} & set(sys.modules)
         print('trained')
         ''')
     assert out.strip().endswith('trained')

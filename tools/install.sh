@@ -172,16 +172,21 @@ import os, sys
 from importlib import metadata
 root = sys.argv[1]
 dist = metadata.distribution('mcl_mm')
-target = os.path.join(str(dist.locate_file('')), 'mcl_mm')
+site = str(dist.locate_file(''))
+target = os.path.join(site, 'mcl_mm')
 if os.path.realpath(target) == os.path.join(root, 'mcl_mm'):
     print(f'[install] mcl_mm already found by mim at {target}')
-elif not os.path.realpath(target).startswith(os.path.realpath(sys.prefix) + os.sep):
+elif not os.path.realpath(site).startswith(os.path.realpath(sys.prefix) + os.sep):
+    # e.g. a venv with --system-site-packages that sees another environment's mcl_mm
     print(f'[install] mcl_mm is installed outside this environment ({target}): not linked')
 elif not os.path.exists(target) or os.path.islink(target):
+    # a link of ours (possibly to another checkout: re-pointed) or none yet
     if os.path.islink(target):
         os.remove(target)
     os.symlink(os.path.join(root, 'mcl_mm'), target)
     print(f'[install] linked {target} -> {root}/mcl_mm for mim and mcl_mm:: configs')
+else:
+    print(f'[install] {target} is a real folder (a wheel install?): not linked')
 PYEOF
 )
 ensure_any pytest

@@ -60,5 +60,5 @@ val_dataloader = dict(
     dataset=dict(type=dataset_type, grid=grid, bbox_file=None, pipeline=val_pipeline))
 test_dataloader = val_dataloader
 val_evaluator = dict(_delete_=True, type='mcl_mm.PuzzleAccuracy')
-test_evaluator = val_evaluator
+test_evaluator = dict(_delete_=True, type='mcl_mm.PuzzleAccuracy')
 default_hooks = dict(checkpoint=dict(save_best='puzzle/cell_accuracy', rule='greater'))

@@ -9,5 +9,5 @@ _base_ = [
 member = dict(cfg_path='{{fileDirname}}/../baselines/deeplabv3-r18-half_synthetic-cityscapes.py')
 model = dict(members=[member, member])
 val_evaluator = {{_base_.mcl_seg_evaluator}}
-test_evaluator = val_evaluator
+test_evaluator = {{_base_.mcl_seg_test_evaluator}}
 default_hooks = dict(checkpoint=dict(save_best='m0/mIoU', rule='greater'))

@@ -11,4 +11,4 @@ _base_ = [
 member = dict(cfg_path='{{fileDirname}}/faster-rcnn-r18_in1k-init_1x_coco.py')
 model = dict(members=[member, member], mcl_loss=dict(in_channels=[512, 512]))
 val_evaluator = dict(_delete_=True, type='mcl_mm.MemberMetric', metric={{_base_.val_evaluator}})
-test_evaluator = val_evaluator
+test_evaluator = dict(_delete_=True, type='mcl_mm.MemberMetric', metric={{_base_.test_evaluator}})

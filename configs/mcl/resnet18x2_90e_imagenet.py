@@ -15,5 +15,5 @@ model = dict(
     mcl_loss=dict(in_channels=[512, 512], tau=0.07,
                   memory=dict(num_samples=1281167, momentum=0.5, pos_k=1, neg_k=8192)))
 val_evaluator = {{_base_.mcl_cls_evaluator}}
-test_evaluator = val_evaluator
+test_evaluator = {{_base_.mcl_cls_test_evaluator}}
 default_hooks = dict(checkpoint=dict(save_best='m0/accuracy/top1', rule='greater'))

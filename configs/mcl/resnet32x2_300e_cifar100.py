@@ -10,5 +10,5 @@ _base_ = [
 member = dict(cfg_path='{{fileDirname}}/resnet32_300e_cifar100.py')
 model = dict(members=[member, member], mcl_loss=dict(in_channels=[64, 64]))
 val_evaluator = {{_base_.mcl_cls_evaluator}}
-test_evaluator = val_evaluator
+test_evaluator = {{_base_.mcl_cls_test_evaluator}}
 default_hooks = dict(checkpoint=dict(save_best='m0/accuracy/top1', rule='greater'))

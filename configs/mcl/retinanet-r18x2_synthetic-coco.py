@@ -9,4 +9,4 @@ _base_ = [
 member = dict(cfg_path='{{fileDirname}}/../baselines/retinanet-r18_synthetic-coco.py')
 model = dict(members=[member, member], mcl_loss=dict(in_channels=[512, 512]))
 val_evaluator = dict(_delete_=True, type='mcl_mm.MemberMetric', metric={{_base_.val_evaluator}})
-test_evaluator = val_evaluator
+test_evaluator = dict(_delete_=True, type='mcl_mm.MemberMetric', metric={{_base_.test_evaluator}})

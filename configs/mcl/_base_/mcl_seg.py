@@ -7,10 +7,13 @@
 _base_ = ['./mcl.py']
 model = dict(
     level='pixel',
-    embeddings=dict(module='decode_head.conv_seg', io='input'),
+    embeddings=dict(_delete_=True, module='decode_head.conv_seg', io='input'),
     logits=dict(module='decode_head.conv_seg', io='output'),
     mcl_loss=dict(pixel_sampling=dict(pixels_per_class=16, ignore_index=255)),
     mutual_kd=dict(type='mcl_mm.MutualKDLoss', temperature=3.0, loss_weight=1.0))
-# the validation of a cohort config: val_evaluator = {{_base_.mcl_seg_evaluator}}
+# the evaluators of a cohort config: val_evaluator = {{_base_.mcl_seg_evaluator}} and
+# test_evaluator = {{_base_.mcl_seg_test_evaluator}}: two dicts, as the _delete_ of one dict
+# serving both keys would be consumed by the first merge
 mcl_seg_evaluator = dict(
     _delete_=True, type='mcl_mm.MemberMetric', metric=dict(type='IoUMetric', iou_metrics=['mIoU']))
+mcl_seg_test_evaluator = mcl_seg_evaluator
