@@ -274,3 +274,26 @@ def test_tensorboard_flag_logs_losses_and_miou(synthetic_data, tmp_path):
     cfg = Config.fromfile(str(REPO / SEG))
     backends = [b['type'] for b in add_tensorboard(add_tensorboard(cfg)).visualizer.vis_backends]
     assert backends == ['LocalVisBackend', 'TensorboardVisBackend']
+
+
+@pytest.mark.slow
+def test_demo_prints_progress_table_and_writes_the_panel(synthetic_data, tmp_path):
+    """tools/demo.py end to end at 2 iterations per run: a progress line per stage, the mIoU
+    table of the four runs, and the PNG (header + one row per validation image; columns image,
+    ground truth and the four predictions, each an image wide)."""
+    import cv2
+    data = synthetic_data('cityscapes')
+    work = tmp_path / 'demo'
+    out = run_tool('tools/demo.py', '--work-dir', str(work), '--iters', '2',
+                   '--data-root', str(data), timeout=1200)
+    progress = [line for line in out.splitlines() if re.match(r'\[demo \d/7 +\d+\.\d s\]', line)]
+    assert len(progress) == 7, out
+    rows = re.findall(r'^\[demo\] \| (.+?) +\| +(\d+\.\d\d) \|$', out, flags=re.M)
+    assert [r[0].split()[0] for r in rows] == ['teacher', 'student'] + ['student'] * 2, out
+    assert [r[0] for r in rows][2:] == ['student  + logit KD',
+                                        'student  + CIRKD (logit KD + relations)']
+    panel = cv2.imread(str(work / 'demo.png'))
+    image = cv2.imread(next(data.glob('leftImg8bit/val/*/*.png')).as_posix())
+    h, w = image.shape[:2]
+    assert panel.shape[1] == 6 * w and (panel.shape[0] - 28) == 4 * h, panel.shape
+    assert (work / 'cirkd' / 'iter_2.pth').is_file()

@@ -3,13 +3,13 @@
 # the synthetic Cityscapes-format set in a few hundred CPU iterations.
 # Differences from the stock config, all for a 2-core CPU: BN instead of SyncBN, no ImageNet
 # initialisation (the stock config downloads open-mmlab://resnet18_v1c; to use it, put the
-# file somewhere local and set model.pretrained to its path), 128x256 crops, a short schedule.
+# file somewhere local and set model.pretrained to its path), 64x128 crops, a short schedule.
 _base_ = [
     'mmseg::_base_/models/deeplabv3_r50-d8.py', '../_base_/datasets/synthetic_cityscapes.py',
     '../_base_/schedules/synthetic-seg_300it.py'
 ]
 norm_cfg = dict(type='BN', requires_grad=True)
-crop_size = (128, 256)
+crop_size = (64, 128)
 # top level too, as the stock configs do: the Runner hands it to a model dict that has none
 data_preprocessor = dict(size=crop_size)
 model = dict(

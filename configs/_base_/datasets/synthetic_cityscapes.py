@@ -4,7 +4,7 @@
 _base_ = ['mmseg::_base_/datasets/cityscapes.py']
 
 data_root = 'data/synthetic/cityscapes'
-crop_size = (128, 256)
+crop_size = (64, 128)  # a quarter of an image: CPU-sized steps (tools/demo.py)
 scale = (256, 128)  # (w, h) as mmseg's Resize takes it
 train_pipeline = [
     dict(type='LoadImageFromFile'),
