@@ -582,3 +582,70 @@ def test_memory_distributed_ranks_agree(tmp_path):
             torch.testing.assert_close(res['queues'][key], value, rtol=0, atol=1e-6)
     # each rank's loss is the loss of its own anchors against the shared negatives
     assert results[0]['pixel'] != results[1]['pixel']
+
+
+@pytest.mark.parametrize('threads', [1, 2])
+@pytest.mark.parametrize('rows,cols', [(None, None), (3, 3), (4, 9), (5, 40), (2, 1000)])
+def test_cross_image_tiles_and_workers_match_the_reference(threads, rows, cols):
+    """Every tile shape (parts of one image, runs of whole images, the run-time choice) and
+    every worker count give the reference's value and gradient."""
+    g = torch.Generator().manual_seed(7)
+    feat_S = torch.randn(3, 6, 5, 4, generator=g, dtype=torch.float64, requires_grad=True)
+    feat_T = torch.randn(3, 10, 5, 4, generator=g, dtype=torch.float64)
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        ours = CrossImagePixelLoss(0.1, block_rows=rows, block_cols=cols)(feat_S, feat_T)
+        grad = torch.autograd.grad(ours, feat_S)[0]
+    finally:
+        torch.set_num_threads(before)
+    ref = naive_cross_image(feat_S, feat_T, 0.1, False)
+    torch.testing.assert_close(ours, ref, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(grad, torch.autograd.grad(ref, feat_S)[0], rtol=1e-8,
+                               atol=1e-12)
+
+
+@pytest.mark.parametrize('block', [None, 3])
+def test_memory_parity_with_two_workers(block):
+    """The anchor blocks split between two CPU workers: the reference loop's values and
+    gradients, as with one."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        m = make_memory(block_rows=block)
+        head = copy.deepcopy(m.project_head)
+        state = queue_state(m)
+        gen = torch.Generator()
+        gen.set_state(m.generator.get_state())
+        feat_S, feat_T, gt = memory_inputs(seed=0)
+        feat_S.requires_grad_(True)
+        out = m(feat_S, feat_T, gt)
+        ref = naive_memory_step(m, state, head, feat_S, feat_T, gt, gen)
+        for key, value in zip(('pixel', 'region'), ref):
+            assert out[key].item() == pytest.approx(value.item(), rel=1e-5, abs=1e-7)
+        grad = torch.autograd.grad(out['pixel'] + out['region'], feat_S)[0]
+        ref_grad = torch.autograd.grad(ref[0] + ref[1], feat_S)[0]
+        assert (grad - ref_grad).abs().max() <= 1e-5 * ref_grad.abs().max()
+    finally:
+        torch.set_num_threads(before)
+
+
+@pytest.mark.slow
+def test_loss_benchmark_runs_with_competitors(tmp_path):
+    """tools/benchmark_cirkd.py at the tiny shape with a competing process: a row per item
+    with wall and CPU seconds and the peak, the competitor's CPU seconds, and the JSON file."""
+    import json
+    import subprocess
+    import sys
+
+    from conftest import REPO
+    out = subprocess.run(
+        [sys.executable, 'tools/benchmark_cirkd.py', '--shapes', 'tiny', '--repeats', '1',
+         '--items', 'stack', '--threads', '2', '--compete', '1', '--json',
+         str(tmp_path / 'b.json')], cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    row = [line for line in out.stdout.splitlines() if line.startswith('tiny       stack')]
+    assert len(row) == 1 and 'competitors used' in row[0], out.stdout
+    records = json.loads((tmp_path / 'b.json').read_text())
+    assert records[0]['threads'] == 2 and records[0]['competitor_cpu'][0] > 0
+    assert records[0]['times'][0] > 0 and records[0]['cpu_times'][0] > 0

@@ -1,19 +1,28 @@
-"""Time and peak memory of the CIRKD losses (forward + backward), optionally against the
-authors' implementation.
+"""Time, CPU time and peak memory of the CIRKD losses (forward + backward), optionally against
+the authors' implementation, optionally with competing processes on the cores.
 
-    python tools/benchmark_cirkd.py [--repeats 3] [--shapes cityscapes small]
-        [--items stack pixel_kd cross_image memory] [--reference REPO_DIR]
+    python tools/benchmark_cirkd.py [--repeats 3] [--shapes cityscapes small tiny]
+        [--items stack pixel_kd cross_image memory] [--reference REPO_DIR] [--threads N]
+        [--compete [P]] [--json PATH]
 
 Shapes: ``cityscapes`` is DeepLabV3-R18 student / R101 teacher at 512x1024 crops
 (B=2, student 128 channels, teacher 256 channels, 64x128 features, 19 classes, labels
 512x1024, memory sizes 20000 / 2000, 4096 / 1024 negatives); ``small`` is the same at
-32x64. Items: ``stack`` (the three losses with the CIRKD weights 1, 1, 0.1, 0.1, one
-backward), and each loss alone.
+32x64; ``tiny`` (8x16 features, 16 / 32 channels, 5 classes, small queues) is for smoke tests.
+Items: ``stack`` (the three losses with the CIRKD weights 1, 1, 0.1, 0.1, one backward), and
+each loss alone.
 
 Every (shape, item, implementation) runs in a fresh subprocess, so peaks do not mix: the
 peak memory is the increase of peak RSS (``ru_maxrss``) over the state after set-up (inputs
 and modules built) on CPU, and of ``torch.cuda.max_memory_allocated`` on CUDA. Times are
-the median of ``--repeats`` forward + backward passes.
+the median of ``--repeats`` forward + backward passes: wall seconds and CPU seconds of the
+process (all its threads, ``time.process_time``; more CPU than wall x threads means threads
+spinning or waiting on each other). ``--threads N`` sets torch's CPU threads in the workers.
+
+``--compete [P]`` (default P = 1): while each worker runs, P competing CPU-bound processes (a
+pure-Python busy loop each) share the cores; their CPU seconds are printed, so one sees that
+they ran. With ``OMP_WAIT_POLICY=PASSIVE`` in the environment idle OpenMP threads sleep
+instead of spinning (recommended on a busy machine; the workers inherit the environment).
 
 ``--reference REPO_DIR``: a folder holding the authors' ``losses/`` package, e.g.
 
@@ -26,6 +35,8 @@ the same inputs. On CPU they are patched minimally: ``Tensor.cuda`` is a no-op,
 identity. The memory module gets the same queues and projection head as ours, and its
 ``torch.randperm`` draws from a copy of our module's generator; ours then runs with
 ``sample_within_class=False`` (the reference's pixel sampling), so all values must agree.
+
+``--json PATH`` writes every result (times, CPU times, peaks, values, ratios) to PATH.
 """
 import argparse
 import gc
@@ -38,13 +49,16 @@ import subprocess
 import sys
 import time
 
-SHAPES = dict(
-    cityscapes=dict(B=2, Cs=128, Ct=256, h=64, w=128, K=19, stride=8),
-    small=dict(B=2, Cs=128, Ct=256, h=32, w=64, K=19, stride=8))
-ITEMS = ('stack', 'pixel_kd', 'cross_image', 'memory')
-WEIGHTS = dict(pixel_kd=1.0, cross_image=1.0, memory_pixel=0.1, memory_region=0.1)
 MEMORY = dict(pixel_memory_size=20000, region_memory_size=2000, pixel_contrast_size=4096,
               region_contrast_size=1024)
+SHAPES = dict(
+    cityscapes=dict(B=2, Cs=128, Ct=256, h=64, w=128, K=19, stride=8, memory=MEMORY),
+    small=dict(B=2, Cs=128, Ct=256, h=32, w=64, K=19, stride=8, memory=MEMORY),
+    tiny=dict(B=2, Cs=16, Ct=32, h=8, w=16, K=5, stride=4,
+              memory=dict(pixel_memory_size=64, region_memory_size=16, pixel_contrast_size=40,
+                          region_contrast_size=10)))
+ITEMS = ('stack', 'pixel_kd', 'cross_image', 'memory')
+WEIGHTS = dict(pixel_kd=1.0, cross_image=1.0, memory_pixel=0.1, memory_region=0.1)
 # the warm-up pass (first-use costs: code pages, thread pools) before the measurements
 WARMUP_SHAPE = dict(B=2, Cs=128, Ct=256, h=8, w=8, K=19, stride=8)
 WARMUP_MEMORY = dict(pixel_memory_size=64, region_memory_size=16, pixel_contrast_size=64,
@@ -189,8 +203,9 @@ def worker(spec):
     # warm-up at a tiny shape, so that first-use costs stay out of the peak
     x = make_inputs(WARMUP_SHAPE, device)
     sum(WEIGHTS[k] * v for k, v in build(WARMUP_SHAPE, WARMUP_MEMORY)(x).items()).backward()
-    x = make_inputs(SHAPES[spec['shape']], device)
-    run = build(SHAPES[spec['shape']], MEMORY)
+    shape = SHAPES[spec['shape']]
+    x = make_inputs(shape, device)
+    run = build(shape, shape['memory'])
     cuda = device.startswith('cuda')
     gc.collect()
     if cuda:
@@ -199,18 +214,19 @@ def worker(spec):
         base = torch.cuda.memory_allocated()
     else:
         base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    times, first = [], None
+    times, cpu_times, first = [], [], None
     for _ in range(spec['repeats']):
         x['preds_S'].grad = x['feat_S'].grad = None
         if cuda:
             torch.cuda.synchronize()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         values = run(x)
         total = sum(WEIGHTS[k] * v for k, v in values.items())
         total.backward()
         if cuda:
             torch.cuda.synchronize()
         times.append(time.perf_counter() - t0)
+        cpu_times.append(time.process_time() - c0)
         if first is None:
             first = {k: v.item() for k, v in values.items()}
         del values, total
@@ -218,15 +234,46 @@ def worker(spec):
         peak = torch.cuda.max_memory_allocated() - base
     else:
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - base
-    print(json.dumps(dict(times=times, peak=peak, values=first)))
+    print(json.dumps(dict(times=times, cpu_times=cpu_times, peak=peak, values=first,
+                          threads=torch.get_num_threads())))
 
 
-def run_worker(spec):
-    proc = subprocess.run([sys.executable, __file__, '--worker', json.dumps(spec)],
-                          capture_output=True, text=True)
+# a competing CPU-bound process: a pure-Python busy loop (one core)
+COMPETITOR = 'while True:\n    pass\n'
+
+
+def start_competitors(count):
+    """``count`` busy-loop processes, started now."""
+    return [subprocess.Popen([sys.executable, '-c', COMPETITOR]) for _ in range(count)]
+
+
+def stop_competitors(procs):
+    """Kill and reap the competitors; returns the CPU seconds each used."""
+    cpu = []
+    for proc in procs:
+        proc.kill()
+        _, _, usage = os.wait4(proc.pid, 0)
+        proc.returncode = -9  # reaped here: Popen must not wait for it again
+        cpu.append(usage.ru_utime + usage.ru_stime)
+    return cpu
+
+
+def run_worker(spec, compete=0):
+    """One worker subprocess (``compete`` busy-loop processes alongside) -> its JSON result,
+    with ``competitor_cpu`` (their CPU seconds) and the load averages before and after."""
+    load_before = os.getloadavg()[0]
+    competitors = start_competitors(compete)
+    try:
+        proc = subprocess.run([sys.executable, __file__, '--worker', json.dumps(spec)],
+                              capture_output=True, text=True)
+    finally:
+        competitor_cpu = stop_competitors(competitors)
     if proc.returncode != 0:
         raise RuntimeError(f'worker {spec} failed:\n{proc.stdout}\n{proc.stderr[-4000:]}')
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    result.update(competitor_cpu=competitor_cpu, load_before=load_before,
+                  load_after=os.getloadavg()[0])
+    return result
 
 
 def main():
@@ -238,6 +285,9 @@ def main():
                         help="folder with the authors' losses/ package")
     parser.add_argument('--device', default=None, help='cpu or cuda (default: cuda if any)')
     parser.add_argument('--threads', type=int, default=None, help='torch CPU threads')
+    parser.add_argument('--compete', type=int, nargs='?', const=1, default=0, metavar='P',
+                        help='P competing busy-loop processes while each worker runs')
+    parser.add_argument('--json', metavar='PATH', help='write every result to PATH')
     parser.add_argument('--worker', help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -248,15 +298,17 @@ def main():
     impls = ['ours'] + (['reference'] if args.reference else [])
     print(f'device {device}, torch {torch.__version__}, threads '
           f'{args.threads or torch.get_num_threads()}, {args.repeats} repeats, load average '
-          f'{os.getloadavg()[0]:.2f}; time: median seconds of forward + backward; memory: '
+          f'{os.getloadavg()[0]:.2f}, {args.compete} competing processes; time: median wall '
+          'seconds of forward + backward; cpu: median CPU seconds of the process; memory: '
           'peak increase in MiB' + ('' if device == 'cpu' else ' (CUDA allocated)'))
     if args.reference:
         print('ours runs with sample_within_class=False (the reference pixel sampling), so '
               'values can agree')
-    header = f'{"shape":<11}{"item":<12}{"impl":<10}{"time":>9}{"memory":>10}  values'
+    header = (f'{"shape":<11}{"item":<12}{"impl":<10}{"time":>9}{"cpu":>9}{"memory":>10}'
+              '  values')
     print(header)
     print('-' * len(header))
-    all_ok = True
+    all_ok, records = True, []
     for shape in args.shapes:
         for item in args.items:
             results = {}
@@ -265,10 +317,14 @@ def main():
                             repeats=args.repeats, threads=args.threads,
                             reference=args.reference,
                             reference_sampling=bool(args.reference))
-                res = results[impl] = run_worker(spec)
+                res = results[impl] = run_worker(spec, args.compete)
+                records.append(dict(spec, **res))
                 values = ' '.join(f'{k}={v:.7g}' for k, v in res['values'].items())
+                competing = (f'  (competitors used {sum(res["competitor_cpu"]):.1f} CPU s)'
+                             if args.compete else '')
                 print(f'{shape:<11}{item:<12}{impl:<10}{statistics.median(res["times"]):9.3f}'
-                      f'{res["peak"] / 2**20:10.1f}  {values}', flush=True)
+                      f'{statistics.median(res["cpu_times"]):9.3f}'
+                      f'{res["peak"] / 2**20:10.1f}  {values}{competing}', flush=True)
             if 'reference' in results:
                 ours, ref = results['ours'], results['reference']
                 diffs = {k: abs(ours['values'][k] - v) / max(1.0, abs(v))
@@ -277,9 +333,17 @@ def main():
                 all_ok &= ok
                 t_ratio = statistics.median(ours['times']) / statistics.median(ref['times'])
                 m_ratio = ours['peak'] / max(ref['peak'], 1)
-                print(f'{"":<11}{item:<12}{"ours/ref":<10}{t_ratio:9.3f}{m_ratio:10.3f}  '
+                c_ratio = (statistics.median(ours['cpu_times'])
+                           / statistics.median(ref['cpu_times']))
+                records.append(dict(shape=shape, item=item, time_ratio=t_ratio,
+                                    cpu_ratio=c_ratio, memory_ratio=m_ratio, diffs=diffs))
+                print(f'{"":<11}{item:<12}{"ours/ref":<10}{t_ratio:9.3f}{c_ratio:9.3f}'
+                      f'{m_ratio:10.3f}  '
                       f'max rel. value diff {max(diffs.values()):.1e} '
                       f'{"OK" if ok else "MISMATCH"}', flush=True)
+    if args.json:
+        with open(args.json, 'w') as f:
+            json.dump(records, f, indent=1)
     if args.reference and not all_ok:
         sys.exit('values differ from the reference')
 

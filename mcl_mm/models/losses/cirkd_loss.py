@@ -8,8 +8,8 @@ gradients, but without materialising the large relation maps:
 * :class:`CrossImagePixelLoss`: mini-batch pixel-to-pixel relations between every ordered pair
   of images (``CriterionMiniBatchCrossImagePair``). The reference keeps B² maps of hw × hw
   entries (and their autograd graphs) alive; here a custom autograd function works on tiles of
-  the relation maps, visits each pair of images once (S_ji = S_ij^T) and recomputes the tiles
-  in backward, so memory stays O(B·hw·C).
+  the batch's relation matrix, visits each pair of images once (S_ji = S_ij^T) and recomputes
+  the tiles in backward, so memory stays O(B·hw·C).
 * :class:`CIRKDMemoryLoss`: memory-bank pixel-to-pixel and pixel-to-region relations against
   teacher queues (``StudentSegContrast``), with the anchors processed in row blocks.
 
@@ -22,8 +22,19 @@ fixed shift ``1/tau`` for their softmax sums (``exp(x - 1/tau)`` is in ``[exp(-2
 which lets a tile serve its rows and its columns at once. That is exact as long as
 ``exp(-2/tau)`` is a normal number of the compute type: float32 down to ``tau = 0.025``; below
 that the kernels compute in float64; temperatures below 2/700 (about 0.0029) are refused.
+
+Scheduling (CPU): the tiles of a kernel are split once, statically and deterministically,
+between ``torch.get_num_threads()`` workers; each worker runs its tiles with single-threaded
+operations in its own thread (the operations release the GIL) and accumulates into its own
+buffers, which are summed in worker order at the end. So a kernel has no synchronisation
+between its threads but the final join: no barrier per operation, which with thousands of small
+parallel operations made the kernels collapse when other processes share the cores. Results
+are deterministic for a given thread count and tile size. On CUDA the tiles run one after the
+other, larger. The tile size is chosen at run time from the problem size and the free memory
+(:func:`_tile_budget`), or set by the losses' ``block_rows`` / ``block_cols``.
 """
-from typing import Dict, Optional, Tuple
+import threading
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -37,6 +48,13 @@ from mcl_mm.registry import MODELS
 # largest 2/tau for which exp(-2/tau) is still a normal number of the dtype
 _MAX_LOGIT_RANGE = {torch.float32: 80.0, torch.float64: 700.0}
 _MIN_TEMPERATURE = 2.0 / _MAX_LOGIT_RANGE[torch.float64]
+
+# tile buffers per worker: on CPU small enough to stay in the caches (measured on a 2-core
+# EPYC: see tools/benchmark_cirkd.py), on CUDA large (few kernel launches); never more than
+# 1/_FREE_MEMORY_SHARE of the free memory
+_TILE_BYTES = dict(cpu=6 << 20, cuda=256 << 20)
+_TILE_ROWS = dict(cpu=256, cuda=2048)
+_FREE_MEMORY_SHARE = 16
 
 
 def _check_temperature(name: str, value: float) -> None:
@@ -72,17 +90,91 @@ def _no_autocast(fn):
     return wrapper
 
 
-class _Buffers:
-    """Tile buffers reused from tile to tile: ``buffers(name, *shape)`` -> a tensor."""
+def _free_memory(device: torch.device) -> Optional[int]:
+    """Free bytes on ``device``: the CUDA driver's count, or ``MemAvailable`` of
+    ``/proc/meminfo`` on CPU; None where unknown."""
+    if device.type == 'cuda':
+        return torch.cuda.mem_get_info(device)[0]
+    if device.type != 'cpu':
+        return None
+    try:
+        with open('/proc/meminfo') as f:
+            for line in f:
+                if line.startswith('MemAvailable:'):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
 
-    def __init__(self, like: Tensor):
-        self.like = like
-        self.cache = {}
 
-    def __call__(self, name: str, *shape: int) -> Tensor:
-        if (name, shape) not in self.cache:
-            self.cache[name, shape] = self.like.new_empty(shape)
-        return self.cache[name, shape]
+def _tile_budget(device: torch.device, workers: int) -> int:
+    """Bytes of tile buffers one worker may use: ``_TILE_BYTES`` of the device type, less
+    where the free memory is scarce (a ``1/_FREE_MEMORY_SHARE`` share of it, split between the
+    workers), and at least 256 KiB."""
+    budget = _TILE_BYTES.get(device.type, _TILE_BYTES['cuda'])
+    free = _free_memory(device)
+    if free is not None:
+        budget = min(budget, free // (_FREE_MEMORY_SHARE * workers))
+    return max(budget, 256 << 10)
+
+
+def _num_workers(device: torch.device, num_tiles: int) -> int:
+    """Workers of a tiled kernel: the CPU threads torch may use (at most one per tile); one on
+    other devices."""
+    if device.type != 'cpu':
+        return 1
+    return max(1, min(torch.get_num_threads(), num_tiles))
+
+
+def _partition(costs: Sequence[float], workers: int) -> List[List[int]]:
+    """Split tiles of the given costs between workers, largest first to the least loaded one
+    (deterministic); each worker's tiles in ascending order."""
+    loads = [0.0] * workers
+    parts: List[List[int]] = [[] for _ in range(workers)]
+    for k in sorted(range(len(costs)), key=lambda k: (-costs[k], k)):
+        w = min(range(workers), key=lambda w: (loads[w], w))
+        parts[w].append(k)
+        loads[w] += costs[k]
+    return [sorted(part) for part in parts]
+
+
+def _run_workers(fn: Callable[[int, List[int]], None], parts: List[List[int]]) -> None:
+    """``fn(w, parts[w])`` for every worker w, without autograd.
+
+    With one part it runs here. With several, worker 0 runs in this thread and the others in
+    their own threads, every one with single-threaded torch operations (the operations release
+    the GIL, so the workers run in parallel); torch's thread count is restored afterwards. The
+    first exception of a worker is raised here after all have finished.
+    """
+    if len(parts) == 1:
+        with torch.no_grad():
+            fn(0, parts[0])
+        return
+    errors: List[BaseException] = []
+
+    def target(w: int) -> None:
+        try:
+            torch.set_num_threads(1)  # this thread's OpenMP and MKL threads
+            with torch.no_grad():
+                fn(w, parts[w])
+        except BaseException as e:  # re-raised in the calling thread
+            errors.append(e)
+
+    threads_before = torch.get_num_threads()
+    threads = [threading.Thread(target=target, args=(w, ), daemon=True)
+               for w in range(1, len(parts))]
+    try:
+        torch.set_num_threads(1)
+        for thread in threads:
+            thread.start()
+        target(0)
+    finally:
+        for thread in threads:
+            if thread.ident is not None:
+                thread.join()
+        torch.set_num_threads(threads_before)
+    if errors:
+        raise errors[0]
 
 
 @MODELS.register_module()
@@ -119,64 +211,141 @@ class PixelKDLoss(nn.Module):
         return self.loss_weight * loss * (T * T) / num_rows
 
 
-def _tiles(num_images: int, num_pixels: int, block: int):
-    """Tiles of the upper triangle of the (B·N) x (B·N) relation matrix, image by image.
+# ------------------------------------------------------------------ mini-batch relations
 
-    Yields ``(i, j, r0, r1, c0, c1, diagonal)``: rows r0:r1 of image i against columns c0:c1
-    of image j, with j >= i, and c0 >= r0 when j == i. ``diagonal`` tiles (same image, same
-    block) are symmetric and count once; every other tile also stands for its transpose.
+# a tile of the batch relation matrix: rows g0:g1 (one image), columns c0:c1 (a part of one
+# image or whole images), and the width of the diagonal square it starts with (0 if none)
+_Tile = Tuple[int, int, int, int, int]
+
+
+def _cross_image_tiles(num_images: int, num_pixels: int, rows: int, cols: int) -> List[_Tile]:
+    """Tiles of the upper triangle of the (B·N) x (B·N) relation matrix of the flattened batch.
+
+    Row blocks of ``rows`` pixels of one image; each row block g0:g1 is paired with the
+    columns g0:B·N in chunks of at most ``cols`` (>= ``rows``) columns, each a part of one
+    image or, where ``cols >= N``, a run of whole images. The first chunk of a row block
+    starts with the diagonal square g0:g1 x g0:g1, which is symmetric and counts once; every
+    other entry also stands for its transpose.
+
+    Returns:
+        list: ``(g0, g1, c0, c1, square)`` tiles, ``square = g1 - g0`` for the first chunk of
+        a row block and 0 otherwise.
     """
+    N, end = num_pixels, num_images * num_pixels
+    tiles = []
     for i in range(num_images):
-        for r0 in range(0, num_pixels, block):
-            r1 = min(r0 + block, num_pixels)
-            for j in range(i, num_images):
-                for c0 in range(r0 if j == i else 0, num_pixels, block):
-                    c1 = min(c0 + block, num_pixels)
-                    yield i, j, r0, r1, c0, c1, (j == i and c0 == r0)
+        for r0 in range(0, N, rows):
+            g0, g1 = i * N + r0, i * N + min(r0 + rows, N)
+            c0 = g0
+            while c0 < end:
+                if c0 % N == 0 and cols >= N:
+                    c1 = min(c0 + cols // N * N, end)
+                else:
+                    c1 = min(c0 + cols, (c0 // N + 1) * N)
+                tiles.append((g0, g1, c0, c1, g1 - g0 if c0 == g0 else 0))
+                c0 = c1
+    return tiles
+
+
+def _cross_image_plan(B: int, N: int, itemsize: int, device: torch.device,
+                      rows: Optional[int], cols: Optional[int]):
+    """Tile size, tiles and their split between workers for the mini-batch kernel.
+
+    ``rows`` / ``cols`` given are used (cols at least rows); otherwise rows is
+    ``_TILE_ROWS`` of the device (at most N) and cols fills the worker's budget (backward
+    holds four planes of rows x cols), at most B·N.
+
+    Returns:
+        tuple: ``(rows, cols), tiles, parts``.
+    """
+    workers = _num_workers(device, B * B * N)
+    if rows is None:
+        rows = min(N, _TILE_ROWS.get(device.type, _TILE_ROWS['cuda']))
+    rows = max(1, min(rows, N))
+    if cols is None:
+        cols = _tile_budget(device, workers) // (4 * rows * itemsize)
+    cols = max(rows, min(cols, B * N))
+    tiles = _cross_image_tiles(B, N, rows, cols)
+    parts = _partition([(g1 - g0) * (c1 - c0) for g0, g1, c0, c1, _ in tiles],
+                       min(workers, len(tiles)))
+    return (rows, cols), tiles, parts
+
+
+def _segments(c0: int, c1: int, N: int) -> Tuple[int, int]:
+    """(first image, number of images) of the columns c0:c1 of a tile; a part of one image
+    counts as one."""
+    return c0 // N, max(1, (c1 - c0) // N) if (c1 - c0) % N == 0 and c0 % N == 0 else 1
+
+
+def _sum_in_order(parts: List[Tensor]) -> Tensor:
+    """The workers' partial results added in worker order (deterministic)."""
+    total = parts[0]
+    for part in parts[1:]:
+        total.add_(part)
+    return total
 
 
 class _CrossImageRelationKL(torch.autograd.Function):
     """Sum over ordered image pairs of the row KL of their pixel relation maps, tiled.
 
     Inputs ``a`` (B, N, Cs) and ``b`` (B, N, Ct) are L2-normalised student and teacher
-    features. For the pair (i, j), ``S_ij = a_i a_j^T`` and ``T_ij = b_i b_j^T`` (N, N); the
-    output is ``sum_ij sum_rows KL(softmax(T_ij/tau) || softmax(S_ij/tau)) / (N·B²)``.
+    features; ``block`` and ``block_cols`` the tile size (None: chosen at run time, see
+    :func:`_cross_image_plan`). For the pair (i, j), ``S_ij = a_i a_j^T`` and
+    ``T_ij = b_i b_j^T`` (N, N); the output is
+    ``sum_ij sum_rows KL(softmax(T_ij/tau) || softmax(S_ij/tau)) / (N·B²)``.
 
-    Forward accumulates, for every (i, j, row), the softmax sums of both maps and the
-    teacher-weighted logit difference, tile by tile, over the upper triangle of the batch
-    relation matrix: a tile (i, j, rows, cols) gives the rows of pair (i, j) and, transposed,
-    the rows of pair (j, i). Only ``a``, ``b`` and these (B, B, N) sums are saved. Backward
-    recomputes each tile and accumulates the analytic gradient
-    ``dL/dS_ij = (softmax(S_ij/tau) - softmax(T_ij/tau)) / (tau·N·B²)`` (plus the transposed
-    contribution of pair (j, i)) into ``a``. The teacher gets no gradient.
+    The batch is flattened to B·N pixels; the relation matrices of all pairs are the blocks of
+    the symmetric (B·N) x (B·N) matrices ``A A^T`` and ``B B^T``. Forward accumulates, for every
+    (pixel, image) = row of a pair, the softmax sums of both maps and the teacher-weighted logit
+    difference, tile by tile over the upper triangle (:func:`_cross_image_tiles`): a tile gives
+    the rows of its pair and, through its column sums, the rows of the transposed pair. Only
+    ``a``, ``b`` and these (B, B·N) sums are saved. Backward recomputes each tile and
+    accumulates the analytic gradient ``dL/dS_ij = (softmax(S_ij/tau) - softmax(T_ij/tau)) /
+    (tau·N·B²)`` (plus the transposed contribution of pair (j, i)) into ``a``, with one
+    product per side of the tile. The teacher gets no gradient.
     """
 
     @staticmethod
     @_no_autocast
-    def forward(ctx, a: Tensor, b: Tensor, tau: float, block: int) -> Tensor:
+    def forward(ctx, a: Tensor, b: Tensor, tau: float, block: Optional[int] = None,
+                block_cols: Optional[int] = None) -> Tensor:
         B, N, _ = a.shape
         inv_tau = 1.0 / tau
         dtype = _compute_dtype(a.dtype, inv_tau)
-        a32, b32 = a.to(dtype).contiguous(), b.to(dtype).contiguous()
-        # stats[:, i, j, r] for row r of pair (i, j): sum_k exp(S_ij[r, k]/tau - 1/tau), the
-        # same for T, and sum_k exp(T_ij[r, k]/tau - 1/tau) * (T_ij - S_ij)[r, k] / tau
-        stats = a32.new_zeros(3, B, B, N)
-        buffers = _Buffers(a32)
-        for i, j, r0, r1, c0, c1, diagonal in _tiles(B, N, block):
-            tile = buffers('tile', 3, r1 - r0, c1 - c0)  # exp(S), exp(T), exp(T) (T - S)
-            _shifted_logits(a32[i, r0:r1], a32[j, c0:c1], inv_tau, out=tile[0])
-            _shifted_logits(b32[i, r0:r1], b32[j, c0:c1], inv_tau, out=tile[1])
-            torch.sub(tile[1], tile[0], out=tile[2])
-            tile[:2].exp_()
-            tile[2].mul_(tile[1])
-            stats[:, i, j, r0:r1] += tile.sum(2)
-            if not diagonal:  # the transposed tile: rows c0:c1 of pair (j, i)
-                stats[:, j, i, c0:c1] += tile.sum(1)
-        sum_S, sum_T, wdiff = stats
+        A = a.to(dtype).reshape(B * N, -1).contiguous()
+        Bt = b.to(dtype).reshape(B * N, -1).contiguous()
+        (rows, cols), tiles, parts = _cross_image_plan(B, N, A.element_size(), A.device,
+                                                       block, block_cols)
+        # stats[w][:, c, g] for the row of global pixel g (image g // N) against image c:
+        # sum_k exp(S[g, k]/tau - 1/tau), the same for T, and
+        # sum_k exp(T[g, k]/tau - 1/tau) * (T - S)[g, k] / tau
+        stats = [A.new_zeros(3, B, B * N) for _ in parts]
+
+        def work(w: int, part: List[int]) -> None:
+            acc, buf = stats[w], A.new_empty(3 * rows * cols)
+            for k in part:
+                g0, g1, c0, c1, square = tiles[k]
+                r, c, i = g1 - g0, c1 - c0, g0 // N
+                tile = buf[:3 * r * c].view(3, r, c)  # exp(S), exp(T), exp(T) (T - S)
+                _shifted_logits(A[g0:g1], A[c0:c1], inv_tau, out=tile[0])
+                _shifted_logits(Bt[g0:g1], Bt[c0:c1], inv_tau, out=tile[1])
+                torch.sub(tile[1], tile[0], out=tile[2])
+                tile[:2].exp_()
+                tile[2].mul_(tile[1])
+                j, n = _segments(c0, c1, N)
+                if n == 1:
+                    acc[:, j, g0:g1] += tile.sum(2)
+                else:  # whole images j..j+n-1
+                    acc[:, j:j + n, g0:g1] += tile.view(3, r, n, N).sum(3).transpose(1, 2)
+                # the transposed tile: rows c0:c1 of pair (j, i), the diagonal square aside
+                acc[:, i, c0 + square:c1] += tile[:, :, square:].sum(1)
+
+        _run_workers(work, parts)
+        sum_S, sum_T, wdiff = _sum_in_order(stats)
         # row KL = E_p[t - s] - logsumexp(t) + logsumexp(s); the shifts 1/tau cancel
         kl = wdiff / sum_T - sum_T.log() + sum_S.log()
-        ctx.save_for_backward(a, b, stats[:2])
-        ctx.tau, ctx.block = tau, block
+        ctx.save_for_backward(a, b, torch.stack([sum_S, sum_T]))
+        ctx.tau, ctx.tile = tau, (rows, cols)
         # float32 for half-precision input (as autocast's losses), else the input's dtype
         return (kl.sum() / (N * B * B)).to(torch.promote_types(a.dtype, torch.float32))
 
@@ -186,33 +355,47 @@ class _CrossImageRelationKL(torch.autograd.Function):
     def backward(ctx, grad_out: Tensor):
         a, b, sums = ctx.saved_tensors
         if not ctx.needs_input_grad[0]:
-            return None, None, None, None
-        B, N, _ = a.shape
+            return None, None, None, None, None
+        B, N, Cs = a.shape
         inv_tau = 1.0 / ctx.tau
-        a32, b32 = a.to(sums.dtype).contiguous(), b.to(sums.dtype).contiguous()
-        # softmax(x)[r, k] = exp(x[r, k] - 1/tau) * u[r] with u = 1 / sum; fold in the scale
-        u = (grad_out.to(sums.dtype) * inv_tau / (N * B * B)) / sums  # (2, B, B, N)
-        grad = torch.zeros_like(a32)
-        buffers = _Buffers(a32)
-        for i, j, r0, r1, c0, c1, diagonal in _tiles(B, N, block=ctx.block):
-            tile = buffers('tile', 2, r1 - r0, c1 - c0)  # exp(S), exp(T)
-            _shifted_logits(a32[i, r0:r1], a32[j, c0:c1], inv_tau, out=tile[0])
-            _shifted_logits(b32[i, r0:r1], b32[j, c0:c1], inv_tau, out=tile[1])
-            tile.exp_()
-            if diagonal:
-                # G[r, k] for the rows of pair (i, i); S = A A^T, so dA = (G + G^T) A
-                tile.mul_(u[:, i, i, r0:r1, None])
-                g = tile[0].sub_(tile[1])
-                grad[i, r0:r1] += (g + g.t()) @ a32[i, r0:r1]
-                continue
-            # H = G_ij[rows, cols] + G_ji[cols, rows]^T: rows use the (i, j) sums, cols (j, i)
-            weight = buffers('weight', 2, r1 - r0, c1 - c0)
-            torch.add(u[:, i, j, r0:r1, None], u[:, j, i, None, c0:c1], out=weight)
-            tile.mul_(weight)
-            g = tile[0].sub_(tile[1])
-            grad[i, r0:r1].addmm_(g, a32[j, c0:c1])
-            grad[j, c0:c1].addmm_(g.t(), a32[i, r0:r1])
-        return grad.to(a.dtype), None, None, None
+        A = a.to(sums.dtype).reshape(B * N, -1).contiguous()
+        Bt = b.to(sums.dtype).reshape(B * N, -1).contiguous()
+        (rows, cols), tiles, parts = _cross_image_plan(B, N, A.element_size(), A.device,
+                                                       *ctx.tile)
+        # softmax(x)[g, k] = exp(x[g, k] - 1/tau) * u[g]; the scale folded into u = 1 / sum
+        u = (grad_out.to(sums.dtype) * inv_tau / (N * B * B)) / sums  # (2, B, B·N)
+        grads = [torch.zeros_like(A) for _ in parts]
+
+        def work(w: int, part: List[int]) -> None:
+            grad, buf = grads[w], A.new_empty(4 * rows * cols)
+            for k in part:
+                g0, g1, c0, c1, square = tiles[k]
+                r, c, i = g1 - g0, c1 - c0, g0 // N
+                tile = buf[:2 * r * c].view(2, r, c)  # exp(S), exp(T)
+                weight = buf[2 * r * c:4 * r * c].view(2, r, c)
+                _shifted_logits(A[g0:g1], A[c0:c1], inv_tau, out=tile[0])
+                _shifted_logits(Bt[g0:g1], Bt[c0:c1], inv_tau, out=tile[1])
+                tile.exp_()
+                # H[g, k] = G_ij[g, k] + G_ji[k, g]: the rows' weights (pair (i, j)) plus the
+                # columns' (pair (j, i)); the diagonal square counts once, with its rows'
+                u_cols = u[:, i, c0:c1]
+                if square:
+                    u_cols = torch.cat([u_cols.new_zeros(2, square), u_cols[:, square:]], 1)
+                j, n = _segments(c0, c1, N)
+                if n == 1:
+                    torch.add(u[:, j, g0:g1, None], u_cols[:, None], out=weight)
+                else:
+                    torch.add(u[:, j:j + n, g0:g1].transpose(1, 2)[..., None],
+                              u_cols.view(2, 1, n, N), out=weight.view(2, r, n, N))
+                tile.mul_(weight)
+                h = tile[0].sub_(tile[1])
+                # S = A A^T: dA[rows] += H A[cols], dA[cols] += H^T A[rows]
+                grad[g0:g1].addmm_(h, A[c0:c1])
+                grad[c0:c1].addmm_(h.t(), A[g0:g1])
+
+        _run_workers(work, parts)
+        grad = _sum_in_order(grads).view(B, N, Cs)
+        return grad.to(a.dtype), None, None, None, None
 
 
 @MODELS.register_module()
@@ -234,23 +417,29 @@ class CrossImagePixelLoss(nn.Module):
         pooling (bool): 2x2 average pooling before the relations (the reference's default is
             False).
         loss_weight (float): factor applied to the loss.
-        block_rows (int): the relation maps are processed in tiles of
-            ``block_rows x block_rows`` entries.
+        block_rows (int, optional): rows (pixels of one image) per tile of the relation
+            matrices; None: chosen at run time (256 on CPU, 2048 on CUDA, at most hw).
+        block_cols (int, optional): columns per tile (at least ``block_rows``; more than hw
+            takes whole images at once); None: chosen at run time from the free memory (a few
+            MiB of tile buffers per CPU thread, up to 256 MiB on CUDA).
     """
 
     def __init__(self,
                  temperature: float = 0.1,
                  pooling: bool = False,
                  loss_weight: float = 1.0,
-                 block_rows: int = 512):
+                 block_rows: Optional[int] = None,
+                 block_cols: Optional[int] = None):
         super().__init__()
         _check_temperature('temperature', temperature)
-        if block_rows < 1:
-            raise ValueError(f'block_rows must be >= 1, got {block_rows}')
+        for name, value in (('block_rows', block_rows), ('block_cols', block_cols)):
+            if value is not None and value < 1:
+                raise ValueError(f'{name} must be >= 1 or None (chosen at run time), got {value}')
         self.temperature = temperature
         self.pooling = pooling
         self.loss_weight = loss_weight
         self.block_rows = block_rows
+        self.block_cols = block_cols
 
     def forward(self, feat_S: Tensor, feat_T: Tensor) -> Tensor:
         """feat_S: (B, Cs, h, w), feat_T: (B, Ct, h, w) (detached) -> scalar.
@@ -271,8 +460,12 @@ class CrossImagePixelLoss(nn.Module):
         # (B, C, h, w) -> (B, hw, C), unit rows
         a = F.normalize(feat_S, p=2, dim=1).flatten(2).transpose(1, 2)
         b = F.normalize(feat_T, p=2, dim=1).flatten(2).transpose(1, 2)
-        loss = _CrossImageRelationKL.apply(a, b, self.temperature, self.block_rows)
+        loss = _CrossImageRelationKL.apply(a, b, self.temperature, self.block_rows,
+                                           self.block_cols)
         return self.loss_weight * loss
+
+
+# ------------------------------------------------------------------ memory relations
 
 
 class _AnchorRelationKL(torch.autograd.Function):
@@ -283,44 +476,68 @@ class _AnchorRelationKL(torch.autograd.Function):
     group g: ``loss[g] = kd_T² · rowKL(t neg_g^T / tau, s neg_g^T / tau)`` with the softmaxes
     at temperature ``kd_T``, i.e. effective temperature ``tau·kd_T``. Returns (G,) losses.
 
-    The anchors are processed in blocks of ``block`` rows, without building a graph. Because
-    the negatives are few and fixed, the gradient of each block costs one product with them:
-    it is accumulated during forward (when ``need_grad``) and backward only scales it, which
-    saves recomputing both logit blocks.
+    The anchors are processed in blocks of ``block`` rows (None: chosen at run time from
+    N and the free memory), each against all N negatives, without building a graph; the
+    blocks are split between the CPU workers (disjoint rows: shared outputs). Because the
+    negatives are few and fixed, the gradient of each block costs one product with them: it is
+    accumulated during forward (when ``need_grad``) and backward only scales it, which saves
+    recomputing both logit blocks.
     """
 
     @staticmethod
     @_no_autocast
     def forward(ctx, s: Tensor, t: Tensor, neg: Tensor, sizes: Tuple[int, ...], tau: float,
-                kd_T: float, block: int, need_grad: bool) -> Tensor:
-        M = s.shape[0]
+                kd_T: float, block: Optional[int], need_grad: bool) -> Tensor:
+        M, C = s.shape
+        K, G = neg.shape[0], len(sizes)
         inv_tau = 1.0 / (tau * kd_T)
         dtype = _compute_dtype(s.dtype, inv_tau)
-        s32, t32, n32 = s.to(dtype), t.to(dtype), neg.to(dtype)
+        s32, t32, n32 = s.to(dtype), t.to(dtype), neg.to(dtype).contiguous()
         bounds = [0]
         for size in sizes:
             bounds.append(bounds[-1] + size)
-        losses = s32.new_zeros(len(sizes))
-        grads = s32.new_zeros(len(sizes), M, s.shape[1]) if need_grad else None
+        # one-hot group of each negative: a block's group sums are one product
+        onehot = n32.new_zeros(K, G)
+        for g in range(G):
+            onehot[bounds[g]:bounds[g + 1], g] = 1
+        workers = _num_workers(s.device, M)
+        if block is None:
+            block = _tile_budget(s.device, workers) // (3 * K * n32.element_size())
+        block = max(1, min(block, M))
+        starts = list(range(0, M, block))
+        parts = _partition([min(block, M - r0) for r0 in starts], min(workers, len(starts)))
+        stats = s32.new_empty(3, M, G)  # per row and group: sum exp(s), sum exp(t), wdiff
+        grads = s32.new_empty(G, M, C) if need_grad else None
         grad_scale = kd_T * kd_T * inv_tau / M
-        buffers = _Buffers(s32)
-        for r0 in range(0, M, block):
-            r1 = min(r0 + block, M)
-            tile = buffers('tile', 3, r1 - r0, n32.shape[0])  # exp(s), exp(t), exp(t) (t - s)
-            _shifted_logits(s32[r0:r1], n32, inv_tau, out=tile[0])
-            _shifted_logits(t32[r0:r1], n32, inv_tau, out=tile[1])
-            torch.sub(tile[1], tile[0], out=tile[2])
-            tile[:2].exp_()
-            tile[2].mul_(tile[1])
-            for g in range(len(sizes)):
-                lo, hi = bounds[g], bounds[g + 1]
-                sum_S, sum_T, wdiff = tile[:, :, lo:hi].sum(2, keepdim=True)
-                losses[g] += (wdiff / sum_T - sum_T.log() + sum_S.log()).sum()
+
+        def work(w: int, part: List[int]) -> None:
+            buf = s32.new_empty(3 * block * K)
+            sums = s32.new_empty(3 * block, G)
+            for k in part:
+                r0 = starts[k]
+                r1 = min(r0 + block, M)
+                r = r1 - r0
+                tile = buf[:3 * r * K].view(3, r, K)  # exp(s), exp(t), exp(t) (t - s)
+                _shifted_logits(s32[r0:r1], n32, inv_tau, out=tile[0])
+                _shifted_logits(t32[r0:r1], n32, inv_tau, out=tile[1])
+                torch.sub(tile[1], tile[0], out=tile[2])
+                tile[:2].exp_()
+                tile[2].mul_(tile[1])
+                block_sums = torch.mm(tile.view(3 * r, K), onehot, out=sums[:3 * r])
+                stats[:, r0:r1] = block_sums.view(3, r, G)
                 if need_grad:
                     # d loss / d logits = kd_T² (q - p) / (kd_T M); logits = s neg^T / tau
-                    probs = tile[:2, :, lo:hi].div_(torch.stack([sum_S, sum_T]))
-                    q_minus_p = probs[0].sub_(probs[1])
-                    grads[g, r0:r1].addmm_(q_minus_p, n32[lo:hi], alpha=grad_scale)
+                    u = grad_scale / block_sums.view(3, r, G)[:2]
+                    for g in range(G):
+                        tile[:2, :, bounds[g]:bounds[g + 1]].mul_(u[:, :, g, None])
+                    q_minus_p = tile[0].sub_(tile[1])
+                    for g in range(G):
+                        torch.mm(q_minus_p[:, bounds[g]:bounds[g + 1]],
+                                 n32[bounds[g]:bounds[g + 1]], out=grads[g, r0:r1])
+
+        _run_workers(work, parts)
+        sum_S, sum_T, wdiff = stats
+        losses = (wdiff / sum_T - sum_T.log() + sum_S.log()).sum(0)
         ctx.save_for_backward(grads if need_grad else None)
         ctx.in_dtype = s.dtype
         return (losses * (kd_T * kd_T / M)).to(torch.promote_types(s.dtype, torch.float32))
@@ -386,7 +603,9 @@ class CIRKDMemoryLoss(nn.Module):
         pixel_weight (float): factor of the pixel-to-pixel loss.
         region_weight (float): factor of the pixel-to-region loss.
         seed (int): seed of the module's generator.
-        block_rows (int): anchors processed per block.
+        block_rows (int, optional): anchors processed per block (each against all the
+            negatives); None: chosen at run time from the number of negatives and the free
+            memory (a few MiB of block buffers per CPU thread, up to 256 MiB on CUDA).
 
     In a :class:`~mcl_mm.SegDistiller`, ``student_channels`` and ``teacher_channels`` may be
     left out of the config: they are read from the modules recorded for ``feat_S`` and
@@ -411,13 +630,14 @@ class CIRKDMemoryLoss(nn.Module):
                  pixel_weight: float = 0.1,
                  region_weight: float = 0.1,
                  seed: int = 0,
-                 block_rows: int = 512):
+                 block_rows: Optional[int] = None):
         super().__init__()
         for name, value in (('num_classes', num_classes), ('student_channels', student_channels),
                             ('teacher_channels', teacher_channels),
                             ('pixel_memory_size', pixel_memory_size),
                             ('region_memory_size', region_memory_size),
-                            ('pixels_per_class', pixels_per_class), ('block_rows', block_rows)):
+                            ('pixels_per_class', pixels_per_class),
+                            ('block_rows', 1 if block_rows is None else block_rows)):
             if int(value) < 1:
                 raise ValueError(f'{name} must be >= 1, got {value}')
         # a class's pixel queue takes up to pixels_per_class features of an image at once (one
