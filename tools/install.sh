@@ -189,7 +189,7 @@ else:
     print(f'[install] {target} is a real folder (a wheel install?): not linked')
 PYEOF
 )
-ensure_any pytest
+ensure_any pytest pytest-xdist
 
 # 7. mim (its `download` of data sets needs opendatalab, whose requirements would downgrade
 #    setuptools below what torch needs: left out) and TensorBoard (tools/train.py --tensorboard).
