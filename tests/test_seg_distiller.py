@@ -224,10 +224,13 @@ def test_cirkd_two_gloo_processes_with_weight_hook(synthetic_teacher, tmp_path):
 @pytest.mark.slow
 def test_iteration_benchmark_runs():
     out = run_tool('tools/benchmark_cirkd_iteration.py', CIRKD_CFG, '--repeats', '1',
-                   '--size', '64', '128')
+                   '--size', '32', '64', '--channels-last')
     for name in ('teacher forward', 'student forward+backward', 'distillation losses',
-                 'whole iteration'):
+                 'whole iteration', 'student-alone step'):
         assert re.search(rf'{re.escape(name)}\s+\d+\.\d+ s', out), name
+    assert 'teacher float32, channels-last' in out
+    ratio = float(re.search(r'iteration / student alone\s+(\d+\.\d+)x', out)[1])
+    assert ratio > 1  # the teacher and the losses come on top of the student's own step
 
 
 def _train_scalars(work):
@@ -298,3 +301,25 @@ def test_teacher_precision_hands_fp32_to_the_losses():
         _build(teacher_precision=dict(dtype='int8'))
     with pytest.raises(ValueError, match='model.teacher_precision has unknown keys'):
         _build(teacher_precision=dict(precision='bf16'))
+
+
+@pytest.mark.slow
+def test_teacher_precision_analysis_compares_with_float32(synthetic_data, tmp_path):
+    """tools/analysis/teacher_precision.py on a teacher checkpoint saved the stock way: the
+    agreement of bfloat16 + channels-last predictions with float32 and the logit differences
+    (nonzero: the reduced pass really ran in bfloat16)."""
+    from mmengine.config import Config
+    teacher_cfg = 'configs/baselines/deeplabv3-r18_synthetic-cityscapes.py'
+    cfg = Config.fromfile(str(REPO / teacher_cfg))
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        model = MODELS.build(cfg.model)
+    ckpt = tmp_path / 'teacher.pth'
+    torch.save(dict(state_dict=model.state_dict(), meta=dict()), ckpt)
+    data = synthetic_data('cityscapes')
+    out = run_tool('tools/analysis/teacher_precision.py', teacher_cfg, str(ckpt), '--dtype',
+                   'bfloat16', '--channels-last', '--num-images', '1', '--data-root', str(data))
+    share = float(re.search(r'agrees on\s+(\d+\.\d+) %', out)[1])
+    assert 0 < share <= 100
+    diff = float(re.search(r'max (\S+), mean', out)[1])
+    assert diff > 0, out
+    assert 'float32 vs bfloat16, channels-last' in out

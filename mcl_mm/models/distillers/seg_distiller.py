@@ -276,16 +276,21 @@ class SegDistiller(BaseModel):
                 losses.update({name: zero for name in self._log_keys.get(key, [key])})
             self._clear()
             return losses
-        with torch.no_grad(), torch.autocast(device_type=t_inputs.device.type,
-                                             dtype=self.teacher_dtype or torch.float32,
-                                             enabled=self.teacher_dtype is not None):
-            if self.teacher_channels_last:
-                t_inputs = t_inputs.contiguous(memory_format=torch.channels_last)
-            self.teacher.encode_decode(t_inputs, [s.metainfo for s in t_samples])
+        self.run_teacher(t_inputs, t_samples)
         padded = dict(student=tuple(s_inputs.shape[-2:]), teacher=tuple(t_inputs.shape[-2:]))
         losses.update(self.distillation_losses(self.recorded(s_samples, padded), scale))
         self._clear()
         return losses
+
+    def run_teacher(self, inputs: torch.Tensor, data_samples: List) -> None:
+        """The frozen teacher's whole-image forward (its recorders fill), without autograd, in
+        ``model.teacher_precision``: under autocast of its dtype, channels-last if asked."""
+        with torch.no_grad(), torch.autocast(device_type=inputs.device.type,
+                                             dtype=self.teacher_dtype or torch.float32,
+                                             enabled=self.teacher_dtype is not None):
+            if self.teacher_channels_last:
+                inputs = inputs.contiguous(memory_format=torch.channels_last)
+            self.teacher.encode_decode(inputs, [s.metainfo for s in data_samples])
 
     def recorded(self, data_samples: List, padded: Dict[str, tuple]) -> Dict[str, tuple]:
         """What the recorders saw in the last student and teacher passes, plus the labels
