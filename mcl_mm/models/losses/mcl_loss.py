@@ -116,6 +116,27 @@ def _sup_con(logits: Tensor, pos: Tensor, valid: Tensor) -> Tensor:
     return -(mean_log_prob_pos * has_pos).sum() / has_pos.sum().clamp_min(1)
 
 
+def _kl_masks(valid: Tensor) -> Tuple[Tensor, Tensor]:
+    """(invalid, nonempty) of the (R, K) entries ``valid`` of both KL distributions: a row
+    without any valid entry keeps all its entries (finite softmax) and contributes 0."""
+    nonempty = valid.any(1)
+    return ~(valid | ~nonempty[:, None]), nonempty
+
+
+def _soft_log_probs(logits: Tensor, invalid: Tensor, T: float) -> Tensor:
+    """``log_softmax(logits / T)`` over the entries that are not ``invalid``."""
+    return F.log_softmax(logits.masked_fill(invalid, float('-inf')) / T, dim=1)
+
+
+def _kl_rows(log_q: Tensor, log_p: Tensor, invalid: Tensor, nonempty: Tensor,
+             T: float) -> Tensor:
+    """``sum_rows KL(p || q) / R * T²`` from the log-probabilities (``log_p`` detached)."""
+    # left-out entries have p = 0 and a log-ratio of -inf - (-inf): zero them before the product
+    log_ratio = (log_p - log_q).masked_fill(invalid, 0.)
+    rows = (log_p.exp() * log_ratio).sum(1) * nonempty
+    return rows.sum() / max(log_q.shape[0], 1) * (T * T)
+
+
 def _row_kl(student: Tensor, teacher: Tensor, valid: Tensor, T: float) -> Tensor:
     """``sum_rows KL(softmax(teacher / T) || softmax(student / T)) / R * T²`` on valid entries.
 
@@ -129,14 +150,9 @@ def _row_kl(student: Tensor, teacher: Tensor, valid: Tensor, T: float) -> Tensor
     Returns:
         Tensor: scalar, divided by R (``kl_div``'s 'batchmean').
     """
-    nonempty = valid.any(1)
-    valid = valid | ~nonempty[:, None]
-    log_q = F.log_softmax(student.masked_fill(~valid, float('-inf')) / T, dim=1)
-    log_p = F.log_softmax(teacher.detach().masked_fill(~valid, float('-inf')) / T, dim=1)
-    # left-out entries have p = 0 and a log-ratio of -inf - (-inf): zero them before the product
-    log_ratio = (log_p - log_q).masked_fill(~valid, 0.)
-    rows = (log_p.exp() * log_ratio).sum(1) * nonempty
-    return rows.sum() / max(student.shape[0], 1) * (T * T)
+    invalid, nonempty = _kl_masks(valid)
+    return _kl_rows(_soft_log_probs(student, invalid, T),
+                    _soft_log_probs(teacher.detach(), invalid, T), invalid, nonempty, T)
 
 
 def _all_gather_cat(x: Tensor) -> Tensor:
@@ -456,15 +472,22 @@ class MCLLoss(nn.Module):
                 losses['vcl'] = sum(vcl_count[v[0]] * _sup_con(intra_logits[v], *intra_masks)
                                     for v in views)
             if weights['soft_vcl']:
+                # each view's softened log-probabilities once: as student (with the gradient)
+                # and, detached, as teacher (the same values as _row_kl's)
+                invalid, nonempty = _kl_masks(intra_masks[1])
+                log_probs = {v: _soft_log_probs(intra_logits[v], invalid, T) for v in views}
                 losses['soft_vcl'] = pair_count * sum(
-                    _row_kl(intra_logits[v], intra_logits[w], intra_masks[1], T)
+                    _kl_rows(log_probs[v], log_probs[w].detach(), invalid, nonempty, T)
                     for v, w in pairs)
         if weights['icl']:
             losses['icl'] = pair_count * sum(
                 _sup_con(inter(v, w), *inter_masks) for v, w in pairs)
         if weights['soft_icl']:
+            invalid, nonempty = _kl_masks(inter_masks[1])
+            log_probs = {(v, w): _soft_log_probs(inter(v, w), invalid, T) for v, w in pairs}
             losses['soft_icl'] = pair_count * sum(
-                _row_kl(inter(v, w), inter(w, v), inter_masks[1], T) for v, w in pairs)
+                _kl_rows(log_probs[v, w], log_probs[w, v].detach(), invalid, nonempty, T)
+                for v, w in pairs)
         return losses
 
     def _term_counts(self) -> Tuple[List[int], int]:
@@ -518,24 +541,25 @@ class MCLLoss(nn.Module):
         intra_masks = None
         if labels is not None:
             intra_masks = (torch.cat([pos, no_neg], 1), torch.cat([pos, neg], 1))
-        # (R, 1 + pos_k + neg_k, D) slots of each member's memory, gathered once
-        slots = [getattr(self, f'memory_{j}')[idx] for j in range(self.num_members)]
-
-        def against(v, j, first):
-            e = embeds[v[0]][v[1]]
-            return torch.bmm(slots[j][:, first:], e[:, :, None].to(slots[j].dtype))[..., 0] \
-                / self.tau
-
-        cache = {}
+        views = [(i, k) for i in range(len(embeds)) for k in range(len(embeds[i]))]
+        column = {v: c for c, v in enumerate(views)}
+        # (R, D, V): every view's embeddings, so that each member's slots are read once
+        stacked = torch.stack([embeds[i][k] for i, k in views], 2)
+        # (R, 1 + pos_k + neg_k, V) logits of every view against each member's memory at the
+        # slots; index_select: on CPU much faster than advanced indexing for row gathers
+        logits = []
+        for j in range(self.num_members):
+            memory = getattr(self, f'memory_{j}')
+            slots = memory.index_select(0, idx.reshape(-1)).view(*idx.shape, -1)
+            logits.append(torch.bmm(slots, stacked.to(memory.dtype)) / self.tau)
 
         def intra(v):
-            return against(v, v[0], 1)  # without the own slot (reference: idx[:, 1:])
+            # without the own slot (reference: idx[:, 1:])
+            return logits[v[0]][:, 1:, column[v]]
 
         def inter(v, w):
             # the contrast set is w's member's memory: the same for all views of that member
-            if (v, w[0]) not in cache:
-                cache[v, w[0]] = against(v, w[0], 0)
-            return cache[v, w[0]]
+            return logits[w[0]][:, :, column[v]]
 
         losses = self._cohort_losses(embeds, intra, inter, intra_masks, inter_masks)
         if self.training:
