@@ -33,6 +33,9 @@ def config_name_problems(name: str) -> list:
     models = [fields[0]] + ([fields[2]] if len(fields) > 2 and fields[1] == 'to' else [])
     problems += [f'model field {m!r} does not join algorithm and backbone with -'
                  for m in models if '-' not in m and not re.match(r'^resnet\d+(x\d+)?$', m)]
+    rest = fields[3:] if len(fields) > 2 and fields[1] == 'to' else fields[1:]
+    problems += [f'field {f!r}: a member count xN belongs to the model field ({fields[0]}xN)'
+                 for f in rest if re.search(r'[a-z]x\d+(?:-|$)', f)]
     if fields[-1] not in DATASETS:
         problems.append(f'last field {fields[-1]!r} is not a data set of {DATASETS}')
     if re.search(r'(?<!hrnet)-w\d+', name):

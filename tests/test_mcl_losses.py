@@ -852,7 +852,7 @@ def test_registry_build():
     assert isinstance(m, MCLLoss) and len(m.heads) == 2 and len(m.heads[1]) == 2
     assert m.heads[1][1][0].in_features == 32 and m.heads[1][1][2].out_features == 32
     assert m.memory_0.shape == (20, 32) and m.memory_labels.tolist() == [-1] * 20
-    assert isinstance(MODELS.build(dict(type='MutualKDLoss')), MutualKDLoss)
+    assert isinstance(MODELS.build(dict(type='mcl_mm.MutualKDLoss')), MutualKDLoss)
 
 
 # ---------------------------------------------------------------- distributed (2 CPU ranks)
