@@ -45,9 +45,12 @@ import json
 import os
 import resource
 import statistics
-import subprocess
 import sys
 import time
+
+# the tools folder, also when this file is loaded by path (tests)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchmark_common import compare, run_worker  # noqa: E402
 
 MEMORY = dict(pixel_memory_size=20000, region_memory_size=2000, pixel_contrast_size=4096,
               region_contrast_size=1024)
@@ -238,44 +241,6 @@ def worker(spec):
                           threads=torch.get_num_threads())))
 
 
-# a competing CPU-bound process: a pure-Python busy loop (one core)
-COMPETITOR = 'while True:\n    pass\n'
-
-
-def start_competitors(count):
-    """``count`` busy-loop processes, started now."""
-    return [subprocess.Popen([sys.executable, '-c', COMPETITOR]) for _ in range(count)]
-
-
-def stop_competitors(procs):
-    """Kill and reap the competitors; returns the CPU seconds each used."""
-    cpu = []
-    for proc in procs:
-        proc.kill()
-        _, _, usage = os.wait4(proc.pid, 0)
-        proc.returncode = -9  # reaped here: Popen must not wait for it again
-        cpu.append(usage.ru_utime + usage.ru_stime)
-    return cpu
-
-
-def run_worker(spec, compete=0):
-    """One worker subprocess (``compete`` busy-loop processes alongside) -> its JSON result,
-    with ``competitor_cpu`` (their CPU seconds) and the load averages before and after."""
-    load_before = os.getloadavg()[0]
-    competitors = start_competitors(compete)
-    try:
-        proc = subprocess.run([sys.executable, __file__, '--worker', json.dumps(spec)],
-                              capture_output=True, text=True)
-    finally:
-        competitor_cpu = stop_competitors(competitors)
-    if proc.returncode != 0:
-        raise RuntimeError(f'worker {spec} failed:\n{proc.stdout}\n{proc.stderr[-4000:]}')
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
-    result.update(competitor_cpu=competitor_cpu, load_before=load_before,
-                  load_after=os.getloadavg()[0])
-    return result
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--repeats', type=int, default=3)
@@ -317,7 +282,7 @@ def main():
                             repeats=args.repeats, threads=args.threads,
                             reference=args.reference,
                             reference_sampling=bool(args.reference))
-                res = results[impl] = run_worker(spec, args.compete)
+                res = results[impl] = run_worker(__file__, spec, args.compete)
                 records.append(dict(spec, **res))
                 values = ' '.join(f'{k}={v:.7g}' for k, v in res['values'].items())
                 competing = (f'  (competitors used {sum(res["competitor_cpu"]):.1f} CPU s)'
@@ -327,9 +292,7 @@ def main():
                       f'{res["peak"] / 2**20:10.1f}  {values}{competing}', flush=True)
             if 'reference' in results:
                 ours, ref = results['ours'], results['reference']
-                diffs = {k: abs(ours['values'][k] - v) / max(1.0, abs(v))
-                         for k, v in ref['values'].items()}
-                ok = max(diffs.values()) <= 1e-5
+                diffs, ok = compare(ours['values'], ref['values'])
                 all_ok &= ok
                 t_ratio = statistics.median(ours['times']) / statistics.median(ref['times'])
                 m_ratio = ours['peak'] / max(ref['peak'], 1)

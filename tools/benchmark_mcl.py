@@ -68,14 +68,16 @@ import os
 import re
 import resource
 import statistics
-import subprocess
 import sys
 import time
 from types import SimpleNamespace
 
+# the tools folder, also when this file is loaded by path (tests)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchmark_common import TOLERANCE, compare, run_worker  # noqa: E402,F401 (TOLERANCE: tests)
+
 WEIGHTS = dict(vcl=0.1, soft_vcl=1.0, icl=0.1, soft_icl=1.0)
 TERMS = tuple(WEIGHTS)
-TOLERANCE = 1e-5
 _IMAGENET = dict(form='memory', B=32, C=512, D=128, n_data=1281167, classes=1000, pos_k=1,
                  neg_k=8192, momentum=0.5, tau=0.07, T=3.0)
 CASES = {
@@ -90,21 +92,6 @@ CASES = {
 }
 DEFAULT_CASES = ('imagenet', 'imagenet-b256', 'cityscapes-pixel', 'tiny')
 WARMUP = dict(memory='tiny', pixel='tiny-pixel')
-
-
-# ------------------------------------------------------------------ value comparison
-
-
-def compare(ours, ref, keys=None):
-    """Relative differences ``|ours - ref| / max(1, |ref|)`` of ``keys`` (default: all of
-    ``ref``'s) -> (diffs, ok); ok is False if any exceeds TOLERANCE or is not finite (a NaN on
-    either side, or a key missing from ``ours``)."""
-    diffs = {}
-    for k in (ref if keys is None else keys):
-        a, b = ours.get(k, float('nan')), ref[k]
-        diffs[k] = abs(a - b) / max(1.0, abs(b))
-    ok = all(d <= TOLERANCE for d in diffs.values())  # a NaN compares False
-    return diffs, ok
 
 
 # ------------------------------------------------------------------ inputs
@@ -378,18 +365,6 @@ def worker(spec):
                           values=first, checks=checks, threads=torch.get_num_threads())))
 
 
-def run_worker(spec):
-    """One worker subprocess -> its JSON result, with the load averages before and after."""
-    load_before = os.getloadavg()
-    proc = subprocess.run([sys.executable, __file__, '--worker', json.dumps(spec)],
-                          capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise RuntimeError(f'worker {spec} failed:\n{proc.stdout}\n{proc.stderr[-4000:]}')
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
-    result.update(load_before=load_before, load_after=os.getloadavg())
-    return result
-
-
 # ------------------------------------------------------------------ main
 
 
@@ -446,7 +421,7 @@ def main():
         for impl in impls:
             spec = dict(impl=impl, case=case, device=device, repeats=args.repeats,
                         threads=args.threads, reference=args.reference)
-            res = results[impl] = run_worker(spec)
+            res = results[impl] = run_worker(__file__, spec)
             records.append(dict(spec, **res))
             print(_row(case, impl, res), flush=True)
         if 'reference' not in results:
