@@ -54,6 +54,11 @@ _MIN_TEMPERATURE = 2.0 / _MAX_LOGIT_RANGE[torch.float64]
 # 1/_FREE_MEMORY_SHARE of the free memory
 _TILE_BYTES = dict(cpu=6 << 20, cuda=256 << 20)
 _TILE_ROWS = dict(cpu=256, cuda=2048)
+# the anchor kernel's blocks (negatives x anchors): on CPU its GEMMs need a few hundred
+# anchors per block to run near their peak (measured: 102 anchors x 5130 negatives 1.6x slower
+# per anchor than 384), so a larger budget, still bounded by the free memory
+_ANCHOR_TILE_BYTES = dict(cpu=24 << 20, cuda=256 << 20)
+_ANCHOR_ROWS = dict(cpu=384)
 _FREE_MEMORY_SHARE = 16
 
 
@@ -107,11 +112,12 @@ def _free_memory(device: torch.device) -> Optional[int]:
     return None
 
 
-def _tile_budget(device: torch.device, workers: int) -> int:
-    """Bytes of tile buffers one worker may use: ``_TILE_BYTES`` of the device type, less
-    where the free memory is scarce (a ``1/_FREE_MEMORY_SHARE`` share of it, split between the
-    workers), and at least 256 KiB."""
-    budget = _TILE_BYTES.get(device.type, _TILE_BYTES['cuda'])
+def _tile_budget(device: torch.device, workers: int, sizes: Optional[dict] = None) -> int:
+    """Bytes of tile buffers one worker may use: ``sizes`` (default ``_TILE_BYTES``) of the
+    device type, less where the free memory is scarce (a ``1/_FREE_MEMORY_SHARE`` share of it,
+    split between the workers), and at least 256 KiB."""
+    sizes = _TILE_BYTES if sizes is None else sizes
+    budget = sizes.get(device.type, sizes['cuda'])
     free = _free_memory(device)
     if free is not None:
         budget = min(budget, free // (_FREE_MEMORY_SHARE * workers))
@@ -478,10 +484,13 @@ class _AnchorRelationKL(torch.autograd.Function):
 
     The anchors are processed in blocks of ``block`` rows (None: chosen at run time from
     N and the free memory), each against all N negatives, without building a graph; the
-    blocks are split between the CPU workers (disjoint rows: shared outputs). Because the
-    negatives are few and fixed, the gradient of each block costs one product with them: it is
-    accumulated during forward (when ``need_grad``) and backward only scales it, which saves
-    recomputing both logit blocks.
+    blocks are split between the CPU workers (disjoint rows: shared outputs). A block's logits
+    are computed transposed, (N, rows): negatives by anchors, which CPU GEMMs compute about
+    1.6x faster than (rows, N) at these shapes (few anchors, thousands of negatives; measured
+    with ``tools/benchmark_cirkd.py --items memory``). Because the negatives are few and
+    fixed, the gradient of each block costs one product with them: it is accumulated during
+    forward (when ``need_grad``) and backward only scales it, which saves recomputing both
+    logit blocks.
     """
 
     @staticmethod
@@ -496,48 +505,44 @@ class _AnchorRelationKL(torch.autograd.Function):
         bounds = [0]
         for size in sizes:
             bounds.append(bounds[-1] + size)
-        # one-hot group of each negative: a block's group sums are one product
-        onehot = n32.new_zeros(K, G)
-        for g in range(G):
-            onehot[bounds[g]:bounds[g + 1], g] = 1
         workers = _num_workers(s.device, M)
         if block is None:
-            block = _tile_budget(s.device, workers) // (3 * K * n32.element_size())
+            budget = _tile_budget(s.device, workers, _ANCHOR_TILE_BYTES)
+            block = min(_ANCHOR_ROWS.get(s.device.type, M), budget // (3 * K * n32.element_size()))
         block = max(1, min(block, M))
         starts = list(range(0, M, block))
         parts = _partition([min(block, M - r0) for r0 in starts], min(workers, len(starts)))
-        stats = s32.new_empty(3, M, G)  # per row and group: sum exp(s), sum exp(t), wdiff
+        stats = s32.new_empty(3, G, M)  # per group and row: sum exp(s), sum exp(t), wdiff
         grads = s32.new_empty(G, M, C) if need_grad else None
         grad_scale = kd_T * kd_T * inv_tau / M
 
         def work(w: int, part: List[int]) -> None:
             buf = s32.new_empty(3 * block * K)
-            sums = s32.new_empty(3 * block, G)
             for k in part:
                 r0 = starts[k]
                 r1 = min(r0 + block, M)
                 r = r1 - r0
-                tile = buf[:3 * r * K].view(3, r, K)  # exp(s), exp(t), exp(t) (t - s)
-                _shifted_logits(s32[r0:r1], n32, inv_tau, out=tile[0])
-                _shifted_logits(t32[r0:r1], n32, inv_tau, out=tile[1])
+                tile = buf[:3 * K * r].view(3, K, r)  # exp(s), exp(t), exp(t) (t - s), transposed
+                _shifted_logits(n32, s32[r0:r1], inv_tau, out=tile[0])
+                _shifted_logits(n32, t32[r0:r1], inv_tau, out=tile[1])
                 torch.sub(tile[1], tile[0], out=tile[2])
                 tile[:2].exp_()
                 tile[2].mul_(tile[1])
-                block_sums = torch.mm(tile.view(3 * r, K), onehot, out=sums[:3 * r])
-                stats[:, r0:r1] = block_sums.view(3, r, G)
+                for g in range(G):
+                    torch.sum(tile[:, bounds[g]:bounds[g + 1]], 1, out=stats[:, g, r0:r1])
                 if need_grad:
                     # d loss / d logits = kd_T² (q - p) / (kd_T M); logits = s neg^T / tau
-                    u = grad_scale / block_sums.view(3, r, G)[:2]
+                    u = grad_scale / stats[:2, :, r0:r1]
                     for g in range(G):
-                        tile[:2, :, bounds[g]:bounds[g + 1]].mul_(u[:, :, g, None])
+                        tile[:2, bounds[g]:bounds[g + 1]].mul_(u[:, g, None])
                     q_minus_p = tile[0].sub_(tile[1])
                     for g in range(G):
-                        torch.mm(q_minus_p[:, bounds[g]:bounds[g + 1]],
+                        torch.mm(q_minus_p[bounds[g]:bounds[g + 1]].t(),
                                  n32[bounds[g]:bounds[g + 1]], out=grads[g, r0:r1])
 
         _run_workers(work, parts)
         sum_S, sum_T, wdiff = stats
-        losses = (wdiff / sum_T - sum_T.log() + sum_S.log()).sum(0)
+        losses = (wdiff / sum_T - sum_T.log() + sum_S.log()).sum(1)
         ctx.save_for_backward(grads if need_grad else None)
         ctx.in_dtype = s.dtype
         return (losses * (kd_T * kd_T / M)).to(torch.promote_types(s.dtype, torch.float32))
@@ -605,7 +610,8 @@ class CIRKDMemoryLoss(nn.Module):
         seed (int): seed of the module's generator.
         block_rows (int, optional): anchors processed per block (each against all the
             negatives); None: chosen at run time from the number of negatives and the free
-            memory (a few MiB of block buffers per CPU thread, up to 256 MiB on CUDA).
+            memory (on CPU up to 384 anchors and 24 MiB of block buffers per thread, up to
+            256 MiB on CUDA).
 
     In a :class:`~mcl_mm.SegDistiller`, ``student_channels`` and ``teacher_channels`` may be
     left out of the config: they are read from the modules recorded for ``feat_S`` and
