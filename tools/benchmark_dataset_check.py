@@ -35,7 +35,7 @@ then the iteration); the whole process's wall time; and the hook's own account o
 (files checked, samples decoded or remembered). The goal for the hook at 100 000 entries on
 two cores: at most 60 s on the first start and 5 s on resume. The
 files are links to a few images, so they are in the page cache: a cold disk or a network file
-system adds its latency to each ``stat`` (the hook's ``workers`` threads overlap those). The
+system adds its latency to each ``stat`` (the hook's ``file_workers`` threads overlap those). The
 exit status is 0 unless a training fails: this is a benchmark.
 """
 import argparse

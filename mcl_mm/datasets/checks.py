@@ -678,17 +678,24 @@ class DatasetScan:
         max_samples: check at most this many samples of each inner data set, evenly spread
             (None: all).
         max_decode: of those, decode at most this many, evenly spread (None: all; 0: none).
-        workers: threads that check and decode files.
+        workers: threads that decode files (decoders release the GIL: they run in parallel).
         indices: check these sample indices (of a data set that is no wrapper) instead.
+        file_workers: threads of the file check (``stat``). One by default: on a local disk
+            the check is bound by Python's per-sample work under the GIL, and threads make it
+            slower (measured on 100 000 ImageNet entries on 2 cores: 0.92 s with one thread,
+            1.45 s with four). On a network file system, where each ``stat`` waits on the
+            server, more threads overlap those waits.
     """
 
     def __init__(self, dataset, num_classes: Optional[int] = None,
                  max_samples: Optional[int] = None, max_decode: Optional[int] = None,
-                 workers: int = 4, indices: Optional[Iterable[int]] = None):
+                 workers: int = 4, indices: Optional[Iterable[int]] = None,
+                 file_workers: int = 1):
         if max_decode is not None and (not isinstance(max_decode, int) or max_decode < 0):
             raise ValueError(f'max_decode must be None or an int >= 0, got {max_decode!r}')
         self.max_decode = max_decode
         self.workers = max(1, int(workers))
+        self.file_workers = max(1, int(file_workers))
         self.leaves: List[_Leaf] = []
         self.empty: List[DataProblem] = []
         for name, ds in leaf_datasets(dataset):
@@ -755,8 +762,11 @@ class DatasetScan:
         (symbolic links followed), be a regular file this process may read and not be empty;
         classification labels must be class indices. Nothing is decoded."""
         mine = list(range(rank, len(self.chunks), world_size))
-        with ThreadPoolExecutor(min(self.workers, max(1, len(mine)))) as pool:
-            results = list(pool.map(self._file_chunk, mine))
+        if self.file_workers == 1 or len(mine) <= 1:
+            results = [self._file_chunk(cid) for cid in mine]
+        else:
+            with ThreadPoolExecutor(min(self.file_workers, len(mine))) as pool:
+                results = list(pool.map(self._file_chunk, mine))
         return FilePass({cid: d for cid, d, _, _ in results},
                         [p for _, _, found, _ in results for p in found],
                         sum(k for *_, k in results))
@@ -973,13 +983,14 @@ def check_dataset(dataset,
                   num_classes: Optional[int] = None,
                   workers: int = 4,
                   indices: Optional[Iterable[int]] = None,
-                  max_decode: Optional[int] = None) -> List[DataProblem]:
+                  max_decode: Optional[int] = None,
+                  file_workers: int = 1) -> List[DataProblem]:
     """Scan a built data set; one :class:`DataProblem` per bad file (see the module doc and
     :class:`DatasetScan` for the arguments). By default every sample is checked and decoded;
     ``max_decode=N`` decodes N evenly spread samples of each data set and only checks that
     the others' files are there."""
     return DatasetScan(dataset, num_classes, max_samples, max_decode, workers,
-                       indices).run().problems
+                       indices, file_workers).run().problems
 
 
 def format_problems(problems: Sequence[DataProblem], limit: Optional[int] = None) -> str:

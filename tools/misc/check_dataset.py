@@ -2,6 +2,7 @@
 
     python tools/misc/check_dataset.py CONFIG [--split train val test] [--cfg-options k=v ...]
         [--max-samples N] [--max-decode N] [--record-dir DIR] [--num-classes K] [--workers W]
+        [--file-workers W]
 
 First the paths of each split's data set in the config (``data_root``, ``ann_file``,
 ``data_prefix`` folders, the evaluator's ``ann_file``): a missing or empty one is reported with
@@ -57,7 +58,10 @@ def parse_args():
                         help="labels must be below K (default: the data set's classes, or "
                         "the model's heads' num_classes where fewer)")
     parser.add_argument('--workers', type=int, default=4,
-                        help='threads that read files (default: 4)')
+                        help='threads that decode files (default: 4)')
+    parser.add_argument('--file-workers', type=int, default=1,
+                        help='threads of the file check (stat; default: 1, fastest on a local '
+                        'disk; more on a network file system)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings, xxx=yyy, as in tools/train.py')
     return parser.parse_args()
@@ -114,7 +118,7 @@ def main():
             total += 1
             continue
         result = DatasetScan(dataset, num_classes, args.max_samples, args.max_decode,
-                             args.workers).run(args.record_dir)
+                             args.workers, file_workers=args.file_workers).run(args.record_dir)
         problems = result.problems
         for p in problems:
             print(f'ERROR {split}: {p}')

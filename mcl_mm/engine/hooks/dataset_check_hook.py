@@ -69,7 +69,10 @@ class DatasetCheckHook(Hook):
         max_listed: how many problems an error message lists.
         num_classes: the number of classes labels must be below (None: from the data set's
             ``metainfo`` and the model's segmentation/classification heads).
-        workers: threads that check and decode files (per process).
+        workers: threads that decode files (per process).
+        file_workers: threads of the file check (per process): 1, fastest on a local disk
+            (the check is bound by Python's work per sample); more on a network file system
+            to overlap the server's latency.
         max_decode: samples of each data set to decode, evenly spread (None: all; 0: none,
             only the file check).
         remember: read and write the records of completed decodes (False: decode on every
@@ -88,7 +91,8 @@ class DatasetCheckHook(Hook):
                  workers: int = 4,
                  max_decode: Optional[int] = DEFAULT_MAX_DECODE,
                  remember: bool = True,
-                 record_dir: Optional[str] = None):
+                 record_dir: Optional[str] = None,
+                 file_workers: int = 1):
         if policy not in POLICIES:
             raise ValueError(f"DatasetCheckHook: policy must be one of {POLICIES}, got "
                              f'{policy!r}')
@@ -109,6 +113,10 @@ class DatasetCheckHook(Hook):
         self.max_listed = max_listed
         self.num_classes = num_classes
         self.workers = workers
+        if not isinstance(file_workers, int) or file_workers < 1:
+            raise ValueError(f'DatasetCheckHook: file_workers must be an int >= 1, got '
+                             f'{file_workers!r}')
+        self.file_workers = file_workers
         self.max_decode = max_decode
         self.remember = remember
         self.record_dir = record_dir
@@ -135,7 +143,7 @@ class DatasetCheckHook(Hook):
     def _check(self, runner, split, loop, num_classes):
         dataset = loop.dataloader.dataset
         scan = DatasetScan(dataset, num_classes, self.max_samples, self.max_decode,
-                           self.workers)
+                           self.workers, file_workers=self.file_workers)
         result = scan.run(self._record_dir(runner))
         problems = result.problems
         if not problems:
