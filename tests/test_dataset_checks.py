@@ -154,19 +154,14 @@ def test_unreadable_image_names_the_file(cityscapes):
                       'readable image file')
 
 
-def test_file_check_threads_find_the_same_and_fingerprint_the_same(cityscapes):
+def test_file_check_threads_find_the_same_and_fingerprint_the_same(cityscapes, monkeypatch):
     """The file check runs in one thread by default (fastest on a local disk); more threads
     (network file systems) must find the same problems and give the same fingerprint."""
     (cityscapes / TRAIN_LABEL).unlink()
     dataset = _city_dataset(cityscapes)
-    results = []
-    for file_workers in (1, 3):
-        checks.CHUNK, chunk = 1, checks.CHUNK  # one unit per sample: several per thread
-        try:
-            scan = checks.DatasetScan(dataset, max_decode=0, file_workers=file_workers)
-        finally:
-            checks.CHUNK = chunk
-        results.append(scan.run())
+    monkeypatch.setattr(checks, 'CHUNK', 1)  # one unit per sample: several per thread
+    results = [checks.DatasetScan(dataset, max_decode=0, file_workers=file_workers).run()
+               for file_workers in (1, 3)]
     assert [str(p) for p in results[0].problems] == [str(p) for p in results[1].problems]
     assert len(results[0].problems) == 1 and results[0].problems[0].kind == 'label'
     assert results[0].fingerprint == results[1].fingerprint

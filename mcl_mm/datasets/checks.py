@@ -762,11 +762,8 @@ class DatasetScan:
         (symbolic links followed), be a regular file this process may read and not be empty;
         classification labels must be class indices. Nothing is decoded."""
         mine = list(range(rank, len(self.chunks), world_size))
-        if self.file_workers == 1 or len(mine) <= 1:
-            results = [self._file_chunk(cid) for cid in mine]
-        else:
-            with ThreadPoolExecutor(min(self.file_workers, len(mine))) as pool:
-                results = list(pool.map(self._file_chunk, mine))
+        with ThreadPoolExecutor(min(self.file_workers, max(1, len(mine)))) as pool:
+            results = list(pool.map(self._file_chunk, mine))
         return FilePass({cid: d for cid, d, _, _ in results},
                         [p for _, _, found, _ in results for p in found],
                         sum(k for *_, k in results))
