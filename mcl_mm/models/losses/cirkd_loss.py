@@ -43,6 +43,7 @@ from mmengine import dist
 from torch import Tensor, nn
 from torch.autograd.function import once_differentiable
 
+from mcl_mm.models.losses.utils import nearest_labels
 from mcl_mm.registry import MODELS
 
 # largest 2/tau for which exp(-2/tau) is still a normal number of the dtype
@@ -763,8 +764,7 @@ class CIRKDMemoryLoss(nn.Module):
         feat_T = F.normalize(feat_T.detach().to(self.pixel_queue.dtype), p=2, dim=1)
         proj = self.project_head(feat_S)
         proj = F.normalize(proj.to(torch.promote_types(proj.dtype, torch.float32)), p=2, dim=1)
-        labels = F.interpolate(labels[:, None].float(), size=(h, w), mode='nearest')
-        labels = labels[:, 0].long()
+        labels = nearest_labels(labels, (h, w)).long()
 
         self._dequeue_and_enqueue(feat_T, labels)
         negatives, sizes = self._sample_negatives()

@@ -76,13 +76,14 @@ Contrast sets:
 All contrastive math runs in float32 (float64 for float64 input) with autocast disabled:
 ``exp(1 / 0.07)`` overflows float16.
 """
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
 from mmengine import dist
 from torch import Tensor, nn
 
+from mcl_mm.models.losses.utils import nearest_labels
 from mcl_mm.registry import MODELS
 
 _DEFAULT_WEIGHTS = dict(vcl=0.1, soft_vcl=1.0, icl=0.1, soft_icl=1.0)
@@ -95,45 +96,62 @@ def _compute_dtype(x: Tensor) -> torch.dtype:
     return torch.promote_types(x.dtype, torch.float32)
 
 
-def _sup_con(logits: Tensor, pos: Tensor, valid: Tensor) -> Tensor:
+class _Entries(NamedTuple):
+    """Which of the (R, K) logits of a term enter its softmaxes, as float tensors.
+
+    ``fill`` is added to the logits: 0 on the entries of the softmax, a large finite negative
+    elsewhere, where ``exp`` then gives exactly 0: the same softmax as ``masked_fill(-inf)``
+    and the same gradient (0 there), but left-out log-probabilities stay finite, so products
+    with a zero weight are 0 and need no masking. (On CPU a ``masked_fill`` of a (608, 608)
+    float tensor takes about 20x an addition, and bool reductions and casts are as slow.)
+    A row without any valid entry keeps all its entries (a finite softmax) and contributes 0.
+    """
+    fill: Tensor  # (R, K) 0 or -big
+    pos: Tensor  # (R, K) 1. on the positives, else 0.
+    num_pos: Tensor  # (R,) positives per row
+    nonempty: Tensor  # (R,) 1. for a row with a valid entry, else 0.
+
+
+def _entries(pos: Tensor, valid: Tensor, dtype: torch.dtype) -> _Entries:
+    """The :class:`_Entries` of (R, K) bool masks ``pos`` (a subset of ``valid``) and
+    ``valid``, in the compute type ``dtype``."""
+    keep = valid.view(torch.uint8).to(dtype)  # bool masks as 0/1 via uint8: fast on CPU
+    pos = pos.view(torch.uint8).to(dtype)
+    nonempty = keep.amax(1) if keep.shape[1] else keep.new_zeros(keep.shape[0])
+    # -big on the entries left out, 0 on the rest and on every entry of an empty row
+    fill = (keep - 1.).mul_(nonempty[:, None] * (torch.finfo(dtype).max / 4))
+    return _Entries(fill, pos, pos.sum(1), nonempty)
+
+
+def _sup_con(logits: Tensor, entries: _Entries) -> Tensor:
     """Supervised contrastive loss, averaged over the anchors that have a positive.
 
     Args:
         logits (Tensor): (R, K) similarities / tau, one row per anchor.
-        pos (Tensor): (R, K) bool, the positives (a subset of ``valid``).
-        valid (Tensor): (R, K) bool, the entries of the softmax.
+        entries (_Entries): the positives and the entries of the softmax.
 
     Returns:
         Tensor: ``-mean_{rows with a positive} mean_{positives} log_softmax_valid(row)``, a
         scalar; 0 (attached to ``logits``) if no row has a positive.
     """
-    # a row without any valid entry has no positive either: keep its softmax finite
-    valid = valid | ~valid.any(1, keepdim=True)
-    log_prob = F.log_softmax(logits.masked_fill(~valid, float('-inf')), dim=1)
-    num_pos = pos.sum(1)
-    mean_log_prob_pos = log_prob.masked_fill(~pos, 0.).sum(1) / num_pos.clamp_min(1)
+    log_prob = F.log_softmax(logits + entries.fill, dim=1)
+    num_pos = entries.num_pos
+    mean_log_prob_pos = (log_prob * entries.pos).sum(1) / num_pos.clamp_min(1)
     has_pos = num_pos > 0
     return -(mean_log_prob_pos * has_pos).sum() / has_pos.sum().clamp_min(1)
 
 
-def _kl_masks(valid: Tensor) -> Tuple[Tensor, Tensor]:
-    """(invalid, nonempty) of the (R, K) entries ``valid`` of both KL distributions: a row
-    without any valid entry keeps all its entries (finite softmax) and contributes 0."""
-    nonempty = valid.any(1)
-    return ~(valid | ~nonempty[:, None]), nonempty
+def _soft_log_probs(logits: Tensor, entries: _Entries, T: float) -> Tensor:
+    """``log_softmax(logits / T)`` over the valid entries (finite elsewhere, probability 0)."""
+    return F.log_softmax((logits / T).add_(entries.fill), dim=1)
 
 
-def _soft_log_probs(logits: Tensor, invalid: Tensor, T: float) -> Tensor:
-    """``log_softmax(logits / T)`` over the entries that are not ``invalid``."""
-    return F.log_softmax(logits.masked_fill(invalid, float('-inf')) / T, dim=1)
-
-
-def _kl_rows(log_q: Tensor, log_p: Tensor, invalid: Tensor, nonempty: Tensor,
-             T: float) -> Tensor:
+def _kl_rows(log_q: Tensor, log_p: Tensor, entries: _Entries, T: float) -> Tensor:
     """``sum_rows KL(p || q) / R * T²`` from the log-probabilities (``log_p`` detached)."""
-    # left-out entries have p = 0 and a log-ratio of -inf - (-inf): zero them before the product
-    log_ratio = (log_p - log_q).masked_fill(invalid, 0.)
-    rows = (log_p.exp() * log_ratio).sum(1) * nonempty
+    # p (log p - log q) in one kernel; left-out entries have p = 0 and finite
+    # log-probabilities: they add 0
+    kl = F.kl_div(log_q, log_p, reduction='none', log_target=True)
+    rows = kl.sum(1) * entries.nonempty
     return rows.sum() / max(log_q.shape[0], 1) * (T * T)
 
 
@@ -150,9 +168,9 @@ def _row_kl(student: Tensor, teacher: Tensor, valid: Tensor, T: float) -> Tensor
     Returns:
         Tensor: scalar, divided by R (``kl_div``'s 'batchmean').
     """
-    invalid, nonempty = _kl_masks(valid)
-    return _kl_rows(_soft_log_probs(student, invalid, T),
-                    _soft_log_probs(teacher.detach(), invalid, T), invalid, nonempty, T)
+    entries = _entries(torch.zeros_like(valid), valid, student.dtype)
+    return _kl_rows(_soft_log_probs(student, entries, T),
+                    _soft_log_probs(teacher.detach(), entries, T), entries, T)
 
 
 def _all_gather_cat(x: Tensor) -> Tensor:
@@ -466,27 +484,34 @@ class MCLLoss(nn.Module):
         zero = torch.stack([e.sum() for member in embeds for e in member]).sum() * 0.
         losses = dict(vcl=zero, soft_vcl=zero, icl=zero, soft_icl=zero)
         weights, T = self.loss_weights, self.kd_temperature
+        entries = {}
         if intra_masks is not None and (weights['vcl'] or weights['soft_vcl']):
             intra_logits = {v: intra(v) for v in views}
+            entries['intra'] = _entries(*intra_masks, intra_logits[views[0]].dtype)
             if weights['vcl']:
-                losses['vcl'] = sum(vcl_count[v[0]] * _sup_con(intra_logits[v], *intra_masks)
+                losses['vcl'] = sum(vcl_count[v[0]] * _sup_con(intra_logits[v], entries['intra'])
                                     for v in views)
             if weights['soft_vcl']:
                 # each view's softened log-probabilities once: as student (with the gradient)
                 # and, detached, as teacher (the same values as _row_kl's)
-                invalid, nonempty = _kl_masks(intra_masks[1])
-                log_probs = {v: _soft_log_probs(intra_logits[v], invalid, T) for v in views}
+                log_probs = {v: _soft_log_probs(intra_logits[v], entries['intra'], T)
+                             for v in views}
                 losses['soft_vcl'] = pair_count * sum(
-                    _kl_rows(log_probs[v], log_probs[w].detach(), invalid, nonempty, T)
+                    _kl_rows(log_probs[v], log_probs[w].detach(), entries['intra'], T)
                     for v, w in pairs)
+        if weights['icl'] or weights['soft_icl']:
+            # the in-batch form with labels uses the same masks for both
+            entries['inter'] = (entries['intra'] if inter_masks is intra_masks
+                                and 'intra' in entries else
+                                _entries(*inter_masks, inter(*pairs[0]).dtype))
         if weights['icl']:
             losses['icl'] = pair_count * sum(
-                _sup_con(inter(v, w), *inter_masks) for v, w in pairs)
+                _sup_con(inter(v, w), entries['inter']) for v, w in pairs)
         if weights['soft_icl']:
-            invalid, nonempty = _kl_masks(inter_masks[1])
-            log_probs = {(v, w): _soft_log_probs(inter(v, w), invalid, T) for v, w in pairs}
+            log_probs = {(v, w): _soft_log_probs(inter(v, w), entries['inter'], T)
+                         for v, w in pairs}
             losses['soft_icl'] = pair_count * sum(
-                _kl_rows(log_probs[v, w], log_probs[w, v].detach(), invalid, nonempty, T)
+                _kl_rows(log_probs[v, w], log_probs[w, v].detach(), entries['inter'], T)
                 for v, w in pairs)
         return losses
 
@@ -517,13 +542,13 @@ class MCLLoss(nn.Module):
 
         def intra(v):
             e = embeds[v[0]][v[1]]
-            return e @ e.t() / self.tau
+            return (e @ e.t()).div_(self.tau)
 
         cache = {}
 
         def inter(v, w):
             if (v, w) not in cache:
-                cache[v, w] = embeds[v[0]][v[1]] @ embeds[w[0]][w[1]].t() / self.tau
+                cache[v, w] = (embeds[v[0]][v[1]] @ embeds[w[0]][w[1]].t()).div_(self.tau)
             return cache[v, w]
 
         return self._cohort_losses(embeds, intra, inter, intra_masks, inter_masks)
@@ -701,8 +726,7 @@ class MCLLoss(nn.Module):
             tuple: (M,) flat positions in the (B, h, w) grid, ascending, and their (M,) labels.
         """
         ignore = self.pixel_sampling['ignore_index']
-        labels = F.interpolate(labels[:, None].float(), size=size, mode='nearest')
-        labels = labels.long().reshape(-1)
+        labels = nearest_labels(labels, size).long().reshape(-1)
         B = labels.numel() // (size[0] * size[1])
         valid = labels != ignore
         num_labels = int(labels[valid].max()) + 1 if bool(valid.any()) else 1
