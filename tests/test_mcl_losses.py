@@ -10,7 +10,8 @@ import torch
 import torch.nn.functional as F
 
 from mcl_mm.models.losses import MCLLoss, MutualKDLoss
-from mcl_mm.models.losses.mcl_loss import _bilinear_points, _last_occurrence, _row_kl
+from mcl_mm.models.losses.mcl_loss import (_bilinear_points, _entries, _last_occurrence,
+                                           _row_kl, _sup_con)
 from mcl_mm.registry import MODELS
 
 KEYS = ('vcl', 'soft_vcl', 'icl', 'soft_icl')
@@ -521,6 +522,45 @@ def test_soft_targets_are_detached():
     g_s, g_t = torch.autograd.grad(_row_kl(s, t, torch.ones(3, 4, dtype=torch.bool), 3.),
                                    (s, t), allow_unused=True)
     assert g_s.abs().sum() > 0 and g_t is None
+
+
+@pytest.mark.parametrize('dtype', [torch.float32, torch.float64])
+def test_additive_fill_masks_equal_minus_inf_masking(dtype):
+    """The float fills give bit for bit the values and gradients of masking with -inf (the
+    former masked_fill form), rows without a valid entry and rows without a positive included."""
+    g = torch.Generator().manual_seed(3)
+    logits = (torch.randn(7, 9, generator=g, dtype=torch.float64) * 10).to(dtype)
+    valid = torch.rand(7, 9, generator=g) < 0.6
+    valid[2] = False  # no valid entry
+    pos = valid & (torch.rand(7, 9, generator=g) < 0.4)
+    pos[4] = False  # no positive
+
+    def sup_con_inf(x):
+        keep = valid | ~valid.any(1, keepdim=True)
+        log_prob = F.log_softmax(x.masked_fill(~keep, float('-inf')), dim=1)
+        num_pos = pos.sum(1)
+        mean = log_prob.masked_fill(~pos, 0.).sum(1) / num_pos.clamp_min(1)
+        return -(mean * (num_pos > 0)).sum() / (num_pos > 0).sum().clamp_min(1)
+
+    def row_kl_inf(s, t, T):
+        nonempty = valid.any(1)
+        invalid = ~(valid | ~nonempty[:, None])
+        log_q = F.log_softmax(s.masked_fill(invalid, float('-inf')) / T, dim=1)
+        log_p = F.log_softmax(t.masked_fill(invalid, float('-inf')) / T, dim=1)
+        ratio = (log_p - log_q).masked_fill(invalid, 0.)
+        return ((log_p.exp() * ratio).sum(1) * nonempty).sum() / s.shape[0] * T * T
+
+    teacher = (torch.randn(7, 9, generator=g, dtype=torch.float64) * 10).to(dtype)
+    for ours, former in ((lambda x: _sup_con(x, _entries(pos, valid, dtype)), sup_con_inf),
+                         (lambda x: _row_kl(x, teacher, valid, 3.), lambda x: row_kl_inf(
+                             x, teacher, 3.))):
+        a = logits.clone().requires_grad_(True)
+        b = logits.clone().requires_grad_(True)
+        va, vb = ours(a), former(b)
+        va.backward()
+        vb.backward()
+        assert torch.isfinite(va) and torch.equal(va, vb)
+        assert torch.equal(a.grad, b.grad)
 
 
 # ---------------------------------------------------------------- memory form
