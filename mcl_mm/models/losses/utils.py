@@ -12,8 +12,8 @@ def nearest_labels(labels: Tensor, size: Tuple[int, int]) -> Tensor:
     The same pixels as ``F.interpolate(labels[:, None].float(), size, mode='nearest')`` (the
     reference's way), without converting the full-size map: the source row and column of every
     output pixel are computed by that same interpolation on an ``arange`` of H and of W (exact
-    in float32 below 2^24), and only the picked labels are read. At 2 x 512 x 1024 labels on a
-    CPU thread about 50 us instead of about 1.9 ms.
+    in float32 below 2^24), and only the picked labels are read. At 2 x 512 x 1024 labels to
+    64 x 128 on one CPU thread: 0.21-0.35 ms against 0.88-1.5 ms (measured in two runs).
     """
     H, W = labels.shape[-2:]
     h, w = size
