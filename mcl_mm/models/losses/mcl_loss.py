@@ -484,34 +484,33 @@ class MCLLoss(nn.Module):
         zero = torch.stack([e.sum() for member in embeds for e in member]).sum() * 0.
         losses = dict(vcl=zero, soft_vcl=zero, icl=zero, soft_icl=zero)
         weights, T = self.loss_weights, self.kd_temperature
-        entries = {}
+        intra_entries = None
         if intra_masks is not None and (weights['vcl'] or weights['soft_vcl']):
             intra_logits = {v: intra(v) for v in views}
-            entries['intra'] = _entries(*intra_masks, intra_logits[views[0]].dtype)
+            intra_entries = _entries(*intra_masks, intra_logits[views[0]].dtype)
             if weights['vcl']:
-                losses['vcl'] = sum(vcl_count[v[0]] * _sup_con(intra_logits[v], entries['intra'])
+                losses['vcl'] = sum(vcl_count[v[0]] * _sup_con(intra_logits[v], intra_entries)
                                     for v in views)
             if weights['soft_vcl']:
                 # each view's softened log-probabilities once: as student (with the gradient)
                 # and, detached, as teacher (the same values as _row_kl's)
-                log_probs = {v: _soft_log_probs(intra_logits[v], entries['intra'], T)
-                             for v in views}
+                log_probs = {v: _soft_log_probs(intra_logits[v], intra_entries, T) for v in views}
                 losses['soft_vcl'] = pair_count * sum(
-                    _kl_rows(log_probs[v], log_probs[w].detach(), entries['intra'], T)
+                    _kl_rows(log_probs[v], log_probs[w].detach(), intra_entries, T)
                     for v, w in pairs)
         if weights['icl'] or weights['soft_icl']:
-            # the in-batch form with labels uses the same masks for both
-            entries['inter'] = (entries['intra'] if inter_masks is intra_masks
-                                and 'intra' in entries else
-                                _entries(*inter_masks, inter(*pairs[0]).dtype))
+            # the in-batch form with labels passes the same masks for both
+            inter_entries = (intra_entries if intra_entries is not None
+                             and inter_masks is intra_masks else
+                             _entries(*inter_masks, inter(*pairs[0]).dtype))
         if weights['icl']:
             losses['icl'] = pair_count * sum(
-                _sup_con(inter(v, w), entries['inter']) for v, w in pairs)
+                _sup_con(inter(v, w), inter_entries) for v, w in pairs)
         if weights['soft_icl']:
-            log_probs = {(v, w): _soft_log_probs(inter(v, w), entries['inter'], T)
+            log_probs = {(v, w): _soft_log_probs(inter(v, w), inter_entries, T)
                          for v, w in pairs}
             losses['soft_icl'] = pair_count * sum(
-                _kl_rows(log_probs[v, w], log_probs[w, v].detach(), entries['inter'], T)
+                _kl_rows(log_probs[v, w], log_probs[w, v].detach(), inter_entries, T)
                 for v, w in pairs)
         return losses
 
