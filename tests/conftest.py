@@ -1,11 +1,18 @@
+import atexit
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+# the fused CIRKD kernels (mcl_mm/models/losses/native.py) are compiled into this process's own
+# temporary folder (inherited by the tools the tests run), never into the user's ~/.cache
+os.environ['MCL_MM_KERNEL_DIR'] = tempfile.mkdtemp(prefix='mcl_mm_kernels_')
+atexit.register(shutil.rmtree, os.environ['MCL_MM_KERNEL_DIR'], ignore_errors=True)
 _EXECUTED = []
 
 

@@ -70,7 +70,8 @@ def test_wheel_ships_configs_and_tools_and_mim_trains_from_it(synthetic_data, tm
     names = zipfile.ZipFile(wheel).namelist()
     for name in ('mcl_mm/.mim/tools/train.py', 'mcl_mm/.mim/tools/test.py',
                  'mcl_mm/.mim/configs/_base_/mcl_mm_runtime.py',
-                 f'mcl_mm/.mim/configs/baselines/{CONFIG}'):
+                 f'mcl_mm/.mim/configs/baselines/{CONFIG}',
+                 'mcl_mm/models/losses/relation_tiles.c'):  # compiled on first use
         assert name in names, name
     assert sum(n.startswith('mcl_mm/.mim/configs/') for n in names) == \
         sum(1 for n in files if n.startswith('configs/') and n.endswith(('.py', '.md')))

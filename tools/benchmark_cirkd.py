@@ -36,6 +36,10 @@ identity. The memory module gets the same queues and projection head as ours, an
 ``torch.randperm`` draws from a copy of our module's generator; ours then runs with
 ``sample_within_class=False`` (the reference's pixel sampling), so all values must agree.
 
+On CPU our float32 tiles use the fused C passes of ``mcl_mm/models/losses/native.py`` (the
+header says whether they are on); ``MCL_MM_NATIVE_KERNELS=0`` measures the torch passes
+instead.
+
 ``--json PATH`` writes every result (times, CPU times, peaks, values, ratios) to PATH.
 """
 import argparse
@@ -266,6 +270,11 @@ def main():
           f'{os.getloadavg()[0]:.2f}, {args.compete} competing processes; time: median wall '
           'seconds of forward + backward; cpu: median CPU seconds of the process; memory: '
           'peak increase in MiB' + ('' if device == 'cpu' else ' (CUDA allocated)'))
+    if device == 'cpu':  # built here (once, cached), so the workers only load it
+        from mcl_mm.models.losses import native
+        print('fused C tile passes (mcl_mm/models/losses/native.py): ' + (
+            'on' if native.kernels() is not None else
+            'off (MCL_MM_NATIVE_KERNELS=0 or no C compiler): torch operations'))
     if args.reference:
         print('ours runs with sample_within_class=False (the reference pixel sampling), so '
               'values can agree')

@@ -32,6 +32,13 @@ parallel operations made the kernels collapse when other processes share the cor
 are deterministic for a given thread count and tile size. On CUDA the tiles run one after the
 other, larger. The tile size is chosen at run time from the problem size and the free memory
 (:func:`_tile_budget`), or set by the losses' ``block_rows`` / ``block_cols``.
+
+Fused passes (CPU, float32): a tile's GEMMs write raw dot products, and one C pass
+(:mod:`mcl_mm.models.losses.native`, compiled on first use) turns them into the softmax sums
+(forward) or the gradient weights (backward), instead of six torch passes over the tile
+(bias copy, difference, ``exp``, product, row and column sums). Without a C compiler, or with
+``MCL_MM_NATIVE_KERNELS=0``, the torch passes run; both give the same values to float32
+rounding (``tests/test_native_kernels.py``).
 """
 import threading
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
@@ -43,6 +50,7 @@ from mmengine import dist
 from torch import Tensor, nn
 from torch.autograd.function import once_differentiable
 
+from mcl_mm.models.losses import native
 from mcl_mm.models.losses.utils import nearest_labels
 from mcl_mm.registry import MODELS
 
@@ -55,6 +63,11 @@ _MIN_TEMPERATURE = 2.0 / _MAX_LOGIT_RANGE[torch.float64]
 # 1/_FREE_MEMORY_SHARE of the free memory
 _TILE_BYTES = dict(cpu=6 << 20, cuda=256 << 20)
 _TILE_ROWS = dict(cpu=256, cuda=2048)
+# with the fused C passes (native.py) a tile is read once, right after its GEMMs: small tiles
+# keep GEMM output and pass in the caches (1 MiB: 256 x 512 per plane; measured per relation
+# entry, GEMMs and passes of forward + backward at one thread: 30-31 ns at 256 x 256 to
+# 512 x 512, 40-43 ns at 256 x 1024 and 256 x 2048)
+_FUSED_TILE_BYTES = dict(cpu=1 << 20)
 # the anchor kernel's blocks (negatives x anchors): on CPU its GEMMs need a few hundred
 # anchors per block to run near their peak (measured: 102 anchors x 5130 negatives 1.6x slower
 # per anchor than 384), so a larger budget, still bounded by the free memory
@@ -118,7 +131,7 @@ def _tile_budget(device: torch.device, workers: int, sizes: Optional[dict] = Non
     device type, less where the free memory is scarce (a ``1/_FREE_MEMORY_SHARE`` share of it,
     split between the workers), and at least 256 KiB."""
     sizes = _TILE_BYTES if sizes is None else sizes
-    budget = sizes.get(device.type, sizes['cuda'])
+    budget = sizes[device.type] if device.type in sizes else sizes['cuda']
     free = _free_memory(device)
     if free is not None:
         budget = min(budget, free // (_FREE_MEMORY_SHARE * workers))
@@ -255,12 +268,13 @@ def _cross_image_tiles(num_images: int, num_pixels: int, rows: int, cols: int) -
 
 
 def _cross_image_plan(B: int, N: int, itemsize: int, device: torch.device,
-                      rows: Optional[int], cols: Optional[int]):
+                      rows: Optional[int], cols: Optional[int], fused: bool):
     """Tile size, tiles and their split between workers for the mini-batch kernel.
 
     ``rows`` / ``cols`` given are used (cols at least rows); otherwise rows is
-    ``_TILE_ROWS`` of the device (at most N) and cols fills the worker's budget (backward
-    holds four planes of rows x cols), at most B·N.
+    ``_TILE_ROWS`` of the device (at most N) and cols fills the worker's budget, at most B·N:
+    ``_FUSED_TILE_BYTES`` for two planes of rows x cols with the fused passes (``fused``),
+    else ``_TILE_BYTES`` for the four planes of the torch passes' backward.
 
     Returns:
         tuple: ``(rows, cols), tiles, parts``.
@@ -270,7 +284,8 @@ def _cross_image_plan(B: int, N: int, itemsize: int, device: torch.device,
         rows = min(N, _TILE_ROWS.get(device.type, _TILE_ROWS['cuda']))
     rows = max(1, min(rows, N))
     if cols is None:
-        cols = _tile_budget(device, workers) // (4 * rows * itemsize)
+        sizes, planes = (_FUSED_TILE_BYTES, 2) if fused else (_TILE_BYTES, 4)
+        cols = _tile_budget(device, workers, sizes) // (planes * rows * itemsize)
     cols = max(rows, min(cols, B * N))
     tiles = _cross_image_tiles(B, N, rows, cols)
     parts = _partition([(g1 - g0) * (c1 - c0) for g0, g1, c0, c1, _ in tiles],
@@ -321,38 +336,51 @@ class _CrossImageRelationKL(torch.autograd.Function):
         dtype = _compute_dtype(a.dtype, inv_tau)
         A = a.to(dtype).reshape(B * N, -1).contiguous()
         Bt = b.to(dtype).reshape(B * N, -1).contiguous()
+        lib = native.usable(A)
         (rows, cols), tiles, parts = _cross_image_plan(B, N, A.element_size(), A.device,
-                                                       block, block_cols)
+                                                       block, block_cols, lib is not None)
         # stats[w][:, c, g] for the row of global pixel g (image g // N) against image c:
         # sum_k exp(S[g, k]/tau - 1/tau), the same for T, and
         # sum_k exp(T[g, k]/tau - 1/tau) * (T - S)[g, k] / tau
         stats = [A.new_zeros(3, B, B * N) for _ in parts]
 
         def work(w: int, part: List[int]) -> None:
-            acc, buf = stats[w], A.new_empty(3 * rows * cols)
+            acc = stats[w]
+            if lib is not None:  # fused: two planes of raw products and the tile's sums
+                buf, sums = A.new_empty(2 * rows * cols), A.new_empty(3 * (B * rows + cols))
+            else:  # torch: exp(S), exp(T), exp(T) (T - S)
+                buf = A.new_empty(3 * rows * cols)
             for k in part:
                 g0, g1, c0, c1, square = tiles[k]
                 r, c, i = g1 - g0, c1 - c0, g0 // N
-                tile = buf[:3 * r * c].view(3, r, c)  # exp(S), exp(T), exp(T) (T - S)
-                _shifted_logits(A[g0:g1], A[c0:c1], inv_tau, out=tile[0])
-                _shifted_logits(Bt[g0:g1], Bt[c0:c1], inv_tau, out=tile[1])
-                torch.sub(tile[1], tile[0], out=tile[2])
-                tile[:2].exp_()
-                tile[2].mul_(tile[1])
-                j, n = _segments(c0, c1, N)
-                if n == 1:
-                    acc[:, j, g0:g1] += tile.sum(2)
-                else:  # whole images j..j+n-1
-                    acc[:, j:j + n, g0:g1] += tile.view(3, r, n, N).sum(3).transpose(1, 2)
+                j, n = _segments(c0, c1, N)  # the columns: images j..j+n-1 or part of one
+                if lib is not None:
+                    tile = buf[:2 * r * c].view(2, r, c)
+                    torch.mm(A[g0:g1], A[c0:c1].t(), out=tile[0])
+                    torch.mm(Bt[g0:g1], Bt[c0:c1].t(), out=tile[1])
+                    row_sums = sums[:3 * n * r].view(3, n, r)
+                    col_sums = sums[3 * n * r:3 * (n * r + c)].view(3, c)
+                    native.tile_stats(lib, tile[0], tile[1], c // n, inv_tau, False, row_sums,
+                                      col_sums)
+                else:
+                    tile = buf[:3 * r * c].view(3, r, c)
+                    _shifted_logits(A[g0:g1], A[c0:c1], inv_tau, out=tile[0])
+                    _shifted_logits(Bt[g0:g1], Bt[c0:c1], inv_tau, out=tile[1])
+                    torch.sub(tile[1], tile[0], out=tile[2])
+                    tile[:2].exp_()
+                    tile[2].mul_(tile[1])
+                    row_sums = tile.view(3, r, n, c // n).sum(3).transpose(1, 2)
+                    col_sums = tile.sum(1)
+                acc[:, j:j + n, g0:g1] += row_sums
                 # the transposed tile: rows c0:c1 of pair (j, i), the diagonal square aside
-                acc[:, i, c0 + square:c1] += tile[:, :, square:].sum(1)
+                acc[:, i, c0 + square:c1] += col_sums[:, square:]
 
         _run_workers(work, parts)
         sum_S, sum_T, wdiff = _sum_in_order(stats)
         # row KL = E_p[t - s] - logsumexp(t) + logsumexp(s); the shifts 1/tau cancel
         kl = wdiff / sum_T - sum_T.log() + sum_S.log()
         ctx.save_for_backward(a, b, torch.stack([sum_S, sum_T]))
-        ctx.tau, ctx.tile = tau, (rows, cols)
+        ctx.tau, ctx.tile, ctx.fused = tau, (rows, cols), lib is not None
         # float32 for half-precision input (as autocast's losses), else the input's dtype
         return (kl.sum() / (N * B * B)).to(torch.promote_types(a.dtype, torch.float32))
 
@@ -367,35 +395,41 @@ class _CrossImageRelationKL(torch.autograd.Function):
         inv_tau = 1.0 / ctx.tau
         A = a.to(sums.dtype).reshape(B * N, -1).contiguous()
         Bt = b.to(sums.dtype).reshape(B * N, -1).contiguous()
+        lib = native.usable(A) if ctx.fused else None
         (rows, cols), tiles, parts = _cross_image_plan(B, N, A.element_size(), A.device,
-                                                       *ctx.tile)
+                                                       *ctx.tile, ctx.fused)
         # softmax(x)[g, k] = exp(x[g, k] - 1/tau) * u[g]; the scale folded into u = 1 / sum
         u = (grad_out.to(sums.dtype) * inv_tau / (N * B * B)) / sums  # (2, B, B·N)
         grads = [torch.zeros_like(A) for _ in parts]
 
         def work(w: int, part: List[int]) -> None:
-            grad, buf = grads[w], A.new_empty(4 * rows * cols)
+            grad = grads[w]
+            buf = A.new_empty((2 if lib is not None else 4) * rows * cols)
             for k in part:
                 g0, g1, c0, c1, square = tiles[k]
                 r, c, i = g1 - g0, c1 - c0, g0 // N
-                tile = buf[:2 * r * c].view(2, r, c)  # exp(S), exp(T)
-                weight = buf[2 * r * c:4 * r * c].view(2, r, c)
-                _shifted_logits(A[g0:g1], A[c0:c1], inv_tau, out=tile[0])
-                _shifted_logits(Bt[g0:g1], Bt[c0:c1], inv_tau, out=tile[1])
-                tile.exp_()
+                j, n = _segments(c0, c1, N)
                 # H[g, k] = G_ij[g, k] + G_ji[k, g]: the rows' weights (pair (i, j)) plus the
                 # columns' (pair (j, i)); the diagonal square counts once, with its rows'
+                u_rows = u[:, j:j + n, g0:g1]  # (2, n, r)
                 u_cols = u[:, i, c0:c1]
                 if square:
                     u_cols = torch.cat([u_cols.new_zeros(2, square), u_cols[:, square:]], 1)
-                j, n = _segments(c0, c1, N)
-                if n == 1:
-                    torch.add(u[:, j, g0:g1, None], u_cols[:, None], out=weight)
+                tile = buf[:2 * r * c].view(2, r, c)
+                if lib is not None:
+                    torch.mm(A[g0:g1], A[c0:c1].t(), out=tile[0])
+                    torch.mm(Bt[g0:g1], Bt[c0:c1].t(), out=tile[1])
+                    h = native.tile_weights(lib, tile[0], tile[1], c // n, inv_tau,
+                                            u_rows.contiguous(), u_cols.contiguous())
                 else:
-                    torch.add(u[:, j:j + n, g0:g1].transpose(1, 2)[..., None],
-                              u_cols.view(2, 1, n, N), out=weight.view(2, r, n, N))
-                tile.mul_(weight)
-                h = tile[0].sub_(tile[1])
+                    weight = buf[2 * r * c:4 * r * c].view(2, r, c)
+                    _shifted_logits(A[g0:g1], A[c0:c1], inv_tau, out=tile[0])
+                    _shifted_logits(Bt[g0:g1], Bt[c0:c1], inv_tau, out=tile[1])
+                    tile.exp_()  # exp(S), exp(T)
+                    torch.add(u_rows.transpose(1, 2)[..., None], u_cols.view(2, 1, n, c // n),
+                              out=weight.view(2, r, n, c // n))
+                    tile.mul_(weight)
+                    h = tile[0].sub_(tile[1])
                 # S = A A^T: dA[rows] += H A[cols], dA[cols] += H^T A[rows]
                 grad[g0:g1].addmm_(h, A[c0:c1])
                 grad[c0:c1].addmm_(h.t(), A[g0:g1])
@@ -427,8 +461,9 @@ class CrossImagePixelLoss(nn.Module):
         block_rows (int, optional): rows (pixels of one image) per tile of the relation
             matrices; None: chosen at run time (256 on CPU, 2048 on CUDA, at most hw).
         block_cols (int, optional): columns per tile (at least ``block_rows``; more than hw
-            takes whole images at once); None: chosen at run time from the free memory (a few
-            MiB of tile buffers per CPU thread, up to 256 MiB on CUDA).
+            takes whole images at once); None: chosen at run time from the free memory (1 MiB
+            of tile buffers per CPU thread with the fused passes, 6 MiB without, up to 256 MiB
+            on CUDA).
     """
 
     def __init__(self,
@@ -507,9 +542,12 @@ class _AnchorRelationKL(torch.autograd.Function):
         for size in sizes:
             bounds.append(bounds[-1] + size)
         workers = _num_workers(s.device, M)
+        lib = native.usable(s32)
+        planes = 2 if lib is not None else 3
         if block is None:
             budget = _tile_budget(s.device, workers, _ANCHOR_TILE_BYTES)
-            block = min(_ANCHOR_ROWS.get(s.device.type, M), budget // (3 * K * n32.element_size()))
+            block = min(_ANCHOR_ROWS.get(s.device.type, M),
+                        budget // (planes * K * n32.element_size()))
         block = max(1, min(block, M))
         starts = list(range(0, M, block))
         parts = _partition([min(block, M - r0) for r0 in starts], min(workers, len(starts)))
@@ -518,25 +556,45 @@ class _AnchorRelationKL(torch.autograd.Function):
         grad_scale = kd_T * kd_T * inv_tau / M
 
         def work(w: int, part: List[int]) -> None:
-            buf = s32.new_empty(3 * block * K)
+            buf = s32.new_empty(planes * block * K)
+            if lib is not None:  # the fused passes' per-anchor and per-negative (unused) sums
+                sums, neg_sums = s32.new_empty(3 * block), s32.new_empty(3 * K)
+                zeros = s32.new_zeros(2 * K)  # the negatives' weights
             for k in part:
                 r0 = starts[k]
                 r1 = min(r0 + block, M)
                 r = r1 - r0
-                tile = buf[:3 * K * r].view(3, K, r)  # exp(s), exp(t), exp(t) (t - s), transposed
-                _shifted_logits(n32, s32[r0:r1], inv_tau, out=tile[0])
-                _shifted_logits(n32, t32[r0:r1], inv_tau, out=tile[1])
-                torch.sub(tile[1], tile[0], out=tile[2])
-                tile[:2].exp_()
-                tile[2].mul_(tile[1])
-                for g in range(G):
-                    torch.sum(tile[:, bounds[g]:bounds[g + 1]], 1, out=stats[:, g, r0:r1])
+                # transposed: exp(s), exp(t), exp(t) (t - s) (torch), raw products (fused)
+                tile = buf[:planes * K * r].view(planes, K, r)
+                if lib is not None:
+                    torch.mm(n32, s32[r0:r1].t(), out=tile[0])
+                    torch.mm(n32, t32[r0:r1].t(), out=tile[1])
+                    for g in range(G):
+                        k0, k1 = bounds[g], bounds[g + 1]
+                        native.tile_stats(lib, tile[0, k0:k1], tile[1, k0:k1], r, inv_tau, False,
+                                          neg_sums[:3 * (k1 - k0)].view(3, 1, k1 - k0),
+                                          sums[:3 * r].view(3, r))
+                        stats[:, g, r0:r1] = sums[:3 * r].view(3, r)
+                else:
+                    _shifted_logits(n32, s32[r0:r1], inv_tau, out=tile[0])
+                    _shifted_logits(n32, t32[r0:r1], inv_tau, out=tile[1])
+                    torch.sub(tile[1], tile[0], out=tile[2])
+                    tile[:2].exp_()
+                    tile[2].mul_(tile[1])
+                    for g in range(G):
+                        torch.sum(tile[:, bounds[g]:bounds[g + 1]], 1, out=stats[:, g, r0:r1])
                 if need_grad:
                     # d loss / d logits = kd_T² (q - p) / (kd_T M); logits = s neg^T / tau
                     u = grad_scale / stats[:2, :, r0:r1]
                     for g in range(G):
-                        tile[:2, bounds[g]:bounds[g + 1]].mul_(u[:, g, None])
-                    q_minus_p = tile[0].sub_(tile[1])
+                        k0, k1 = bounds[g], bounds[g + 1]
+                        if lib is not None:
+                            native.tile_weights(lib, tile[0, k0:k1], tile[1, k0:k1], r, inv_tau,
+                                                zeros[:2 * (k1 - k0)].view(2, 1, k1 - k0),
+                                                u[:, g].contiguous())
+                        else:
+                            tile[:2, k0:k1].mul_(u[:, g, None])
+                    q_minus_p = tile[0] if lib is not None else tile[0].sub_(tile[1])
                     for g in range(G):
                         torch.mm(q_minus_p[bounds[g]:bounds[g + 1]].t(),
                                  n32[bounds[g]:bounds[g + 1]], out=grads[g, r0:r1])
