@@ -632,8 +632,9 @@ def test_memory_parity_with_two_workers(block):
 
 @pytest.mark.slow
 def test_loss_benchmark_runs_with_competitors(tmp_path):
-    """tools/benchmark_cirkd.py at the tiny shape with a competing process: a row per item
-    with wall and CPU seconds and the peak, the competitor's CPU seconds, and the JSON file."""
+    """tools/benchmark_cirkd.py at the tiny shape with a competing process, two rounds: a row
+    per round with wall and CPU seconds and the peak, the competitor's CPU seconds, and the
+    JSON file."""
     import json
     import subprocess
     import sys
@@ -641,11 +642,13 @@ def test_loss_benchmark_runs_with_competitors(tmp_path):
     from conftest import REPO
     out = subprocess.run(
         [sys.executable, 'tools/benchmark_cirkd.py', '--shapes', 'tiny', '--repeats', '1',
-         '--items', 'stack', '--threads', '2', '--compete', '1', '--json',
+         '--items', 'stack', '--threads', '2', '--compete', '1', '--rounds', '2', '--json',
          str(tmp_path / 'b.json')], cwd=REPO, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
-    row = [line for line in out.stdout.splitlines() if line.startswith('tiny       stack')]
-    assert len(row) == 1 and 'competitors used' in row[0], out.stdout
+    rows = [line for line in out.stdout.splitlines() if line.startswith('tiny       stack')]
+    assert [row.split()[2:4] for row in rows] == [['ours', '1'], ['ours', '2']], out.stdout
+    assert all('competitors used' in row for row in rows), out.stdout
     records = json.loads((tmp_path / 'b.json').read_text())
+    assert [r['round'] for r in records] == [1, 2]
     assert records[0]['threads'] == 2 and records[0]['competitor_cpu'][0] > 0
     assert records[0]['times'][0] > 0 and records[0]['cpu_times'][0] > 0

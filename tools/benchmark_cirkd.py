@@ -3,7 +3,7 @@ the authors' implementation, optionally with competing processes on the cores.
 
     python tools/benchmark_cirkd.py [--repeats 3] [--shapes cityscapes small tiny]
         [--items stack pixel_kd cross_image memory] [--reference REPO_DIR] [--threads N]
-        [--compete [P]] [--json PATH]
+        [--compete [P]] [--rounds R] [--json PATH]
 
 Shapes: ``cityscapes`` is DeepLabV3-R18 student / R101 teacher at 512x1024 crops
 (B=2, student 128 channels, teacher 256 channels, 64x128 features, 19 classes, labels
@@ -39,6 +39,11 @@ identity. The memory module gets the same queues and projection head as ours, an
 On CPU our float32 tiles use the fused C passes of ``mcl_mm/models/losses/native.py`` (the
 header says whether they are on); ``MCL_MM_NATIVE_KERNELS=0`` measures the torch passes
 instead.
+
+``--rounds R`` measures each implementation R times, alternating the order (ours, reference,
+reference, ours, ...), and prints the ratio of each round and their median: this machine's
+speed drifts by 10-30% over minutes (measured: the memory loss alone took 2.4-3.6 s in four
+runs within ten minutes), and the alternation gives the drift to both implementations alike.
 
 ``--json PATH`` writes every result (times, CPU times, peaks, values, ratios) to PATH.
 """
@@ -256,6 +261,9 @@ def main():
     parser.add_argument('--threads', type=int, default=None, help='torch CPU threads')
     parser.add_argument('--compete', type=int, nargs='?', const=1, default=0, metavar='P',
                         help='P competing busy-loop processes while each worker runs')
+    parser.add_argument('--rounds', type=int, default=1,
+                        help='measure each implementation R times, alternating (ABBA); with '
+                        '--reference the median of the rounds\' ratios is printed')
     parser.add_argument('--json', metavar='PATH', help='write every result to PATH')
     parser.add_argument('--worker', help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -278,28 +286,35 @@ def main():
     if args.reference:
         print('ours runs with sample_within_class=False (the reference pixel sampling), so '
               'values can agree')
-    header = (f'{"shape":<11}{"item":<12}{"impl":<10}{"time":>9}{"cpu":>9}{"memory":>10}'
+    header = (f'{"shape":<11}{"item":<12}{"impl":<13}{"time":>9}{"cpu":>9}{"memory":>10}'
               '  values')
     print(header)
     print('-' * len(header))
     all_ok, records = True, []
     for shape in args.shapes:
         for item in args.items:
-            results = {}
-            for impl in impls:
-                spec = dict(impl=impl, item=item, shape=shape, device=device,
-                            repeats=args.repeats, threads=args.threads,
-                            reference=args.reference,
-                            reference_sampling=bool(args.reference))
-                res = results[impl] = run_worker(__file__, spec, args.compete)
-                records.append(dict(spec, **res))
-                values = ' '.join(f'{k}={v:.7g}' for k, v in res['values'].items())
-                competing = (f'  (competitors used {sum(res["competitor_cpu"]):.1f} CPU s)'
-                             if args.compete else '')
-                print(f'{shape:<11}{item:<12}{impl:<10}{statistics.median(res["times"]):9.3f}'
-                      f'{statistics.median(res["cpu_times"]):9.3f}'
-                      f'{res["peak"] / 2**20:10.1f}  {values}{competing}', flush=True)
-            if 'reference' in results:
+            rounds = []  # (time, cpu, memory) ratios of each round
+            for rnd in range(args.rounds):
+                results = {}
+                # alternate the order (ABBA): a drift of the machine's speed over the rounds
+                # weighs on both implementations alike
+                for impl in (impls if rnd % 2 == 0 else impls[::-1]):
+                    spec = dict(impl=impl, item=item, shape=shape, device=device,
+                                repeats=args.repeats, threads=args.threads,
+                                reference=args.reference,
+                                reference_sampling=bool(args.reference), round=rnd + 1)
+                    res = results[impl] = run_worker(__file__, spec, args.compete)
+                    records.append(dict(spec, **res))
+                    values = ' '.join(f'{k}={v:.7g}' for k, v in res['values'].items())
+                    competing = (f'  (competitors used {sum(res["competitor_cpu"]):.1f} CPU s)'
+                                 if args.compete else '')
+                    label = impl if args.rounds == 1 else f'{impl} {rnd + 1}'
+                    print(f'{shape:<11}{item:<12}{label:<13}'
+                          f'{statistics.median(res["times"]):9.3f}'
+                          f'{statistics.median(res["cpu_times"]):9.3f}'
+                          f'{res["peak"] / 2**20:10.1f}  {values}{competing}', flush=True)
+                if 'reference' not in results:
+                    continue
                 ours, ref = results['ours'], results['reference']
                 diffs, ok = compare(ours['values'], ref['values'])
                 all_ok &= ok
@@ -307,12 +322,21 @@ def main():
                 m_ratio = ours['peak'] / max(ref['peak'], 1)
                 c_ratio = (statistics.median(ours['cpu_times'])
                            / statistics.median(ref['cpu_times']))
-                records.append(dict(shape=shape, item=item, time_ratio=t_ratio,
+                rounds.append((t_ratio, c_ratio, m_ratio))
+                records.append(dict(shape=shape, item=item, round=rnd + 1, time_ratio=t_ratio,
                                     cpu_ratio=c_ratio, memory_ratio=m_ratio, diffs=diffs))
-                print(f'{"":<11}{item:<12}{"ours/ref":<10}{t_ratio:9.3f}{c_ratio:9.3f}'
+                print(f'{"":<11}{item:<12}{"ours/ref":<13}{t_ratio:9.3f}{c_ratio:9.3f}'
                       f'{m_ratio:10.3f}  '
                       f'max rel. value diff {max(diffs.values()):.1e} '
                       f'{"OK" if ok else "MISMATCH"}', flush=True)
+            if len(rounds) > 1:
+                medians = [statistics.median(r[q] for r in rounds) for q in range(3)]
+                records.append(dict(shape=shape, item=item, rounds=len(rounds),
+                                    time_ratio=medians[0], cpu_ratio=medians[1],
+                                    memory_ratio=medians[2]))
+                print(f'{"":<11}{item:<12}{"median":<13}{medians[0]:9.3f}{medians[1]:9.3f}'
+                      f'{medians[2]:10.3f}  of {len(rounds)} rounds (time ratios '
+                      f'{", ".join(f"{r[0]:.3f}" for r in rounds)})', flush=True)
     if args.json:
         with open(args.json, 'w') as f:
             json.dump(records, f, indent=1)
