@@ -64,9 +64,8 @@ _MIN_TEMPERATURE = 2.0 / _MAX_LOGIT_RANGE[torch.float64]
 _TILE_BYTES = dict(cpu=6 << 20, cuda=256 << 20)
 _TILE_ROWS = dict(cpu=256, cuda=2048)
 # with the fused C passes (native.py) a tile is read once, right after its GEMMs: small tiles
-# keep GEMM output and pass in the caches (1 MiB: 256 x 512 per plane; measured per relation
-# entry, GEMMs and passes of forward + backward at one thread: 30-31 ns at 256 x 256 to
-# 512 x 512, 40-43 ns at 256 x 1024 and 256 x 2048)
+# keep GEMM output and pass in the caches (1 MiB: 256 x 512 per plane; sizes from 256 x 256 to
+# 512 x 512 measured alike within the noise, see configs/cirkd/README.md)
 _FUSED_TILE_BYTES = dict(cpu=1 << 20)
 # the anchor kernel's blocks (negatives x anchors): on CPU its GEMMs need a few hundred
 # anchors per block to run near their peak (measured: 102 anchors x 5130 negatives 1.6x slower
