@@ -269,6 +269,8 @@ def main():
     args = parser.parse_args()
     if args.worker:
         return worker(json.loads(args.worker))
+    if args.rounds < 1:
+        parser.error(f'--rounds must be >= 1, got {args.rounds}')
 
     import torch
     device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')

@@ -359,8 +359,7 @@ class _CrossImageRelationKL(torch.autograd.Function):
                     torch.mm(Bt[g0:g1], Bt[c0:c1].t(), out=tile[1])
                     row_sums = sums[:3 * n * r].view(3, n, r)
                     col_sums = sums[3 * n * r:3 * (n * r + c)].view(3, c)
-                    native.tile_stats(lib, tile[0], tile[1], c // n, inv_tau, False, row_sums,
-                                      col_sums)
+                    native.tile_stats(lib, tile[0], tile[1], c // n, inv_tau, row_sums, col_sums)
                 else:
                     tile = buf[:3 * r * c].view(3, r, c)
                     _shifted_logits(A[g0:g1], A[c0:c1], inv_tau, out=tile[0])
@@ -570,7 +569,7 @@ class _AnchorRelationKL(torch.autograd.Function):
                     torch.mm(n32, t32[r0:r1].t(), out=tile[1])
                     for g in range(G):
                         k0, k1 = bounds[g], bounds[g + 1]
-                        native.tile_stats(lib, tile[0, k0:k1], tile[1, k0:k1], r, inv_tau, False,
+                        native.tile_stats(lib, tile[0, k0:k1], tile[1, k0:k1], r, inv_tau,
                                           neg_sums[:3 * (k1 - k0)].view(3, 1, k1 - k0),
                                           sums[:3 * r].view(3, r))
                         stats[:, g, r0:r1] = sums[:3 * r].view(3, r)

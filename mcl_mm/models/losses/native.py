@@ -75,7 +75,7 @@ def _build() -> ctypes.CDLL:
             if os.path.exists(tmp):
                 os.remove(tmp)
     lib = ctypes.CDLL(str(path))
-    lib.relation_tile_stats.argtypes = [_P, _P, _I, _I, _I, _I, _F, ctypes.c_int, _P, _P]
+    lib.relation_tile_stats.argtypes = [_P, _P, _I, _I, _I, _I, _F, _P, _P]
     lib.relation_tile_stats.restype = None
     lib.relation_tile_weights.argtypes = [_P, _P, _I, _I, _I, _I, _F, _P, _P]
     lib.relation_tile_weights.restype = None
@@ -117,14 +117,14 @@ def _check(t: Tensor, rows: int, cols: int) -> int:
     return t.stride(0)
 
 
-def tile_stats(lib: ctypes.CDLL, S: Tensor, T: Tensor, seg: int, inv_tau: float, store: bool,
+def tile_stats(lib: ctypes.CDLL, S: Tensor, T: Tensor, seg: int, inv_tau: float,
                row_out: Tensor, col_out: Tensor) -> None:
     """Softmax sums of the shifted logit tiles ``S / tau - 1 / tau``, ``T / tau - 1 / tau``.
 
     S, T: (r, c) raw dot products (rows contiguous, same stride), columns in segments of
     ``seg`` (c a multiple of seg). Writes ``row_out`` (3, c // seg, r): per row and segment
     the sums of exp(s), exp(t) and exp(t) (t - s); ``col_out`` (3, c): the same per column.
-    With ``store``, S and T are overwritten by exp(s) and exp(t).
+    S and T are only read.
     """
     r, c = S.shape
     ld = _check(S, r, c)
@@ -132,7 +132,7 @@ def tile_stats(lib: ctypes.CDLL, S: Tensor, T: Tensor, seg: int, inv_tau: float,
             col_out.is_contiguous()) or row_out.shape != (3, c // seg, r) or (
             col_out.shape != (3, c)):
         raise ValueError('tile_stats: mismatched tiles or outputs')
-    lib.relation_tile_stats(S.data_ptr(), T.data_ptr(), r, c, ld, seg, inv_tau, int(store),
+    lib.relation_tile_stats(S.data_ptr(), T.data_ptr(), r, c, ld, seg, inv_tau,
                             row_out.data_ptr(), col_out.data_ptr())
 
 

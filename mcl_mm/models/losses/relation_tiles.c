@@ -74,15 +74,14 @@ static inline v8f vexp(v8f x) {
  *   row_out[q, m, g] = sum over the columns k of segment m of  e_q[g, k]   (3, nseg, r)
  *   col_out[q, k]    = sum over the rows g of                  e_q[g, k]   (3, c)
  * for e_0 = exp(s), e_1 = exp(t), e_2 = exp(t) (t - s). Both outputs are overwritten.
- * With store != 0, S and T are overwritten by exp(s) and exp(t).
  */
-void relation_tile_stats(float *S, float *T, int64_t r, int64_t c, int64_t ld, int64_t seg,
-                         float inv_tau, int store, float *row_out, float *col_out) {
+void relation_tile_stats(const float *S, const float *T, int64_t r, int64_t c, int64_t ld,
+                         int64_t seg, float inv_tau, float *row_out, float *col_out) {
     const int64_t nseg = c / seg;
     const v8f a = SPLAT(inv_tau), b = SPLAT(-inv_tau);
     memset(col_out, 0, (size_t)(3 * c) * sizeof(float));
     for (int64_t g = 0; g < r; ++g) {
-        float *srow = S + g * ld, *trow = T + g * ld;
+        const float *srow = S + g * ld, *trow = T + g * ld;
         for (int64_t m = 0; m < nseg; ++m) {
             v8f rs = SPLAT(0.0f), rt = rs, rd = rs;
             for (int64_t k = m * seg, end = (m + 1) * seg; k < end; k += 8) {
@@ -103,10 +102,6 @@ void relation_tile_stats(float *S, float *T, int64_t r, int64_t c, int64_t ld, i
                 store8(col_out + k, load8(col_out + k, n) + es, n);
                 store8(col_out + c + k, load8(col_out + c + k, n) + et, n);
                 store8(col_out + 2 * c + k, load8(col_out + 2 * c + k, n) + d, n);
-                if (store) {
-                    store8(srow + k, es, n);
-                    store8(trow + k, et, n);
-                }
             }
             row_out[m * r + g] = hsum(rs);
             row_out[(nseg + m) * r + g] = hsum(rt);
