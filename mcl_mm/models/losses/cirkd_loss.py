@@ -64,9 +64,10 @@ _MIN_TEMPERATURE = 2.0 / _MAX_LOGIT_RANGE[torch.float64]
 _TILE_BYTES = dict(cpu=6 << 20, cuda=256 << 20)
 _TILE_ROWS = dict(cpu=256, cuda=2048)
 # with the fused C passes (native.py) a tile is read once, right after its GEMMs: small tiles
-# keep GEMM output and pass in the caches (1 MiB: 256 x 512 per plane; sizes from 256 x 256 to
-# 512 x 512 measured alike within the noise, see configs/cirkd/README.md)
-_FUSED_TILE_BYTES = dict(cpu=1 << 20)
+# keep GEMM output and pass in the caches (2 MiB: 512 x 512 per plane, 3-6% faster than 256 x
+# 512 in interleaved runs at 1 and 2 threads, see configs/cirkd/README.md)
+_FUSED_TILE_ROWS = dict(cpu=512)
+_FUSED_TILE_BYTES = dict(cpu=2 << 20)
 # the anchor kernel's blocks (negatives x anchors): on CPU its GEMMs need a few hundred
 # anchors per block to run near their peak (measured: 102 anchors x 5130 negatives 1.6x slower
 # per anchor than 384), so a larger budget, still bounded by the free memory
@@ -271,16 +272,18 @@ def _cross_image_plan(B: int, N: int, itemsize: int, device: torch.device,
     """Tile size, tiles and their split between workers for the mini-batch kernel.
 
     ``rows`` / ``cols`` given are used (cols at least rows); otherwise rows is
-    ``_TILE_ROWS`` of the device (at most N) and cols fills the worker's budget, at most B·N:
-    ``_FUSED_TILE_BYTES`` for two planes of rows x cols with the fused passes (``fused``),
-    else ``_TILE_BYTES`` for the four planes of the torch passes' backward.
+    ``_FUSED_TILE_ROWS`` with the fused passes (``fused``, CPU only), else ``_TILE_ROWS`` of the
+    device (at most N), and cols fills the worker's budget, at most B·N: ``_FUSED_TILE_BYTES``
+    for two planes of rows x cols with the fused passes, else ``_TILE_BYTES`` for the four
+    planes of the torch passes' backward.
 
     Returns:
         tuple: ``(rows, cols), tiles, parts``.
     """
     workers = _num_workers(device, B * B * N)
     if rows is None:
-        rows = min(N, _TILE_ROWS.get(device.type, _TILE_ROWS['cuda']))
+        table = _FUSED_TILE_ROWS if fused else _TILE_ROWS
+        rows = min(N, table.get(device.type, _TILE_ROWS['cuda']))
     rows = max(1, min(rows, N))
     if cols is None:
         sizes, planes = (_FUSED_TILE_BYTES, 2) if fused else (_TILE_BYTES, 4)
@@ -457,9 +460,10 @@ class CrossImagePixelLoss(nn.Module):
             False).
         loss_weight (float): factor applied to the loss.
         block_rows (int, optional): rows (pixels of one image) per tile of the relation
-            matrices; None: chosen at run time (256 on CPU, 2048 on CUDA, at most hw).
+            matrices; None: chosen at run time (on CPU 512 with the fused passes, else 256;
+            2048 on CUDA; at most hw).
         block_cols (int, optional): columns per tile (at least ``block_rows``; more than hw
-            takes whole images at once); None: chosen at run time from the free memory (1 MiB
+            takes whole images at once); None: chosen at run time from the free memory (2 MiB
             of tile buffers per CPU thread with the fused passes, 6 MiB without, up to 256 MiB
             on CUDA).
     """
