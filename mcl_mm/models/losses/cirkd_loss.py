@@ -820,18 +820,25 @@ class CIRKDMemoryLoss(nn.Module):
             dict: ``pixel`` and ``region``, the weighted scalar losses.
         """
         labels = self._check_inputs(feat_S, feat_T, gt_sem_seg)
-        h, w = feat_S.shape[2:]
-        feat_T = F.normalize(feat_T.detach().to(self.pixel_queue.dtype), p=2, dim=1)
+        B, _, h, w = feat_S.shape
+        C = self.teacher_channels
+        # features as pixel rows (B·h·w, C), L2-normalised along their contiguous rows: over
+        # the channels of (B, C, h, w) the normalisation's backward ran on a permuted gradient,
+        # several times slower
+        keys = feat_T.detach().to(self.pixel_queue.dtype).permute(0, 2, 3, 1).reshape(-1, C)
+        keys = F.normalize(keys, p=2, dim=1)
         proj = self.project_head(feat_S)
-        proj = F.normalize(proj.to(torch.promote_types(proj.dtype, torch.float32)), p=2, dim=1)
+        proj = proj.to(torch.promote_types(proj.dtype, torch.float32))
+        proj = proj.permute(0, 2, 3, 1).reshape(-1, C)
         labels = nearest_labels(labels, (h, w)).long()
 
-        self._dequeue_and_enqueue(feat_T, labels)
+        # (B, C, h, w) view of the rows
+        self._dequeue_and_enqueue(keys.view(B, h, w, C).permute(0, 3, 1, 2), labels)
         negatives, sizes = self._sample_negatives()
 
         valid = labels.reshape(-1) != self.ignore_index
-        s = proj.permute(0, 2, 3, 1).reshape(-1, self.teacher_channels)[valid]
-        t = feat_T.permute(0, 2, 3, 1).reshape(-1, self.teacher_channels)[valid]
+        s = F.normalize(proj[valid], p=2, dim=1)
+        t = keys[valid]
         if s.shape[0] == 0:
             # no anchor: zero losses that keep the student and the head in the graph
             return dict(pixel=proj.sum() * 0., region=proj.sum() * 0.)
