@@ -501,9 +501,11 @@ class CrossImagePixelLoss(nn.Module):
         if self.pooling:
             feat_S = F.avg_pool2d(feat_S, kernel_size=2, stride=2, ceil_mode=True)
             feat_T = F.avg_pool2d(feat_T, kernel_size=2, stride=2, ceil_mode=True)
-        # (B, C, h, w) -> (B, hw, C), unit rows
-        a = F.normalize(feat_S, p=2, dim=1).flatten(2).transpose(1, 2)
-        b = F.normalize(feat_T, p=2, dim=1).flatten(2).transpose(1, 2)
+        # (B, C, h, w) -> (B, hw, C) contiguous, normalised to unit rows (along the contiguous
+        # rows: over the channels of (B, C, h, w) the backward ran on a permuted gradient, and
+        # the kernel copied the rows in forward and again in backward)
+        a = F.normalize(feat_S.flatten(2).transpose(1, 2).contiguous(), p=2, dim=2)
+        b = F.normalize(feat_T.flatten(2).transpose(1, 2).contiguous(), p=2, dim=2)
         loss = _CrossImageRelationKL.apply(a, b, self.temperature, self.block_rows,
                                            self.block_cols)
         return self.loss_weight * loss
