@@ -66,8 +66,9 @@ static inline v8f vmin(v8f a, v8f b) {
  * cirkd_loss.py). x = n ln2 + r, |r| <= ln2 / 2: n rounded to nearest by adding 1.5 * 2^23
  * (n then sits in the low mantissa bits, from which 2^n is built with one add and one shift),
  * r by Cody-Waite (ln 2 in two parts, Cephes' constants), e^r = 1 + r + r^2 P(r) with P of
- * degree 4 fitted for relative error (3.1e-9 in exact arithmetic; 8.3e-8 = 0.7 ulp measured
- * in float32 over [-87.3, 0.5]). */
+ * degree 4 fitted for relative error (3.1e-9 in exact arithmetic; 8.5e-8 = 0.72 ulp measured
+ * against double exp over every float in [-87.3, 88] with AVX2 + FMA; 0.68 ulp on a grid of
+ * step 3e-5 without). */
 static inline v8f vexp(v8f x) {
     const v8f shifter = SPLAT(12582912.0f);
     x = vmin(vmax(x, SPLAT(-87.3f)), SPLAT(88.0f));
