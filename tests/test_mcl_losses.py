@@ -548,7 +548,8 @@ def test_additive_fill_masks_equal_minus_inf_masking(dtype):
         log_q = F.log_softmax(s.masked_fill(invalid, float('-inf')) / T, dim=1)
         log_p = F.log_softmax(t.masked_fill(invalid, float('-inf')) / T, dim=1)
         ratio = (log_p - log_q).masked_fill(invalid, 0.)
-        return ((log_p.exp() * ratio).sum(1) * nonempty).sum() / s.shape[0] * T * T
+        # scaled by T² as the former form did (x * T * T rounds differently from x * (T * T))
+        return ((log_p.exp() * ratio).sum(1) * nonempty).sum() / s.shape[0] * (T * T)
 
     teacher = (torch.randn(7, 9, generator=g, dtype=torch.float64) * 10).to(dtype)
     for ours, former in ((lambda x: _sup_con(x, _entries(pos, valid, dtype)), sup_con_inf),
