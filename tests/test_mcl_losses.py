@@ -10,8 +10,8 @@ import torch
 import torch.nn.functional as F
 
 from mcl_mm.models.losses import MCLLoss, MutualKDLoss
-from mcl_mm.models.losses.mcl_loss import (_bilinear_points, _entries, _last_occurrence,
-                                           _row_kl, _sup_con)
+from mcl_mm.models.losses.mcl_loss import (_bilinear_points, _CohortTerms, _entries,
+                                           _last_occurrence)
 from mcl_mm.registry import MODELS
 
 KEYS = ('vcl', 'soft_vcl', 'icl', 'soft_icl')
@@ -22,6 +22,19 @@ pytestmark = pytest.mark.usefixtures('one_thread')  # small tensors
 
 
 # ---------------------------------------------------------------- naive reference semantics
+
+
+def sup_con(x, pos, valid):
+    """The module's supervised contrastive loss of the (R, K) logits ``x``."""
+    e = _entries(pos, valid, x.dtype)
+    return _CohortTerms.apply(1., 1., [e], [(0, 0, 1.)], [], x)[0]
+
+
+def row_kl(s, t, valid, T):
+    """The module's ``sum_rows KL(softmax(t / T) || softmax(s / T)) / R * T²`` over the valid
+    entries (t its teacher)."""
+    e = _entries(torch.zeros_like(valid), valid, s.dtype)
+    return _CohortTerms.apply(1., T, [e, e], [], [(0, 1, 1, 1.)], s, t)[1]
 
 
 def naive_sup_con_row(row, pos, valid):
@@ -510,7 +523,7 @@ def test_soft_targets_are_detached():
     inter = [E[0, 0] @ E[1, 0].t() / m.tau, E[1, 0] @ E[0, 0].t() / m.tau]
     for key, (a, b) in (('loss_soft_vcl', intra), ('loss_soft_icl', inter)):
         grad, = torch.autograd.grad(out[key], x0, retain_graph=True)
-        detached = _row_kl(a, b, valid, 2.0) + _row_kl(b, a, valid, 2.0)
+        detached = row_kl(a, b, valid, 2.0) + row_kl(b, a, valid, 2.0)
         attached = attached_kl(a, b) + attached_kl(b, a)
         assert detached.item() == pytest.approx(attached.item(), rel=1e-6)
         torch.testing.assert_close(grad, torch.autograd.grad(detached, x0, retain_graph=True)[0])
@@ -519,15 +532,16 @@ def test_soft_targets_are_detached():
     # the helper itself gives the target no gradient
     s = torch.randn(3, 4, requires_grad=True)
     t = torch.randn(3, 4, requires_grad=True)
-    g_s, g_t = torch.autograd.grad(_row_kl(s, t, torch.ones(3, 4, dtype=torch.bool), 3.),
+    g_s, g_t = torch.autograd.grad(row_kl(s, t, torch.ones(3, 4, dtype=torch.bool), 3.),
                                    (s, t), allow_unused=True)
     assert g_s.abs().sum() > 0 and g_t is None
 
 
 @pytest.mark.parametrize('dtype', [torch.float32, torch.float64])
 def test_additive_fill_masks_equal_minus_inf_masking(dtype):
-    """The float fills give bit for bit the values and gradients of masking with -inf (the
-    former masked_fill form), rows without a valid entry and rows without a positive included."""
+    """The float fills and the analytic gradients give the values and gradients of masking
+    with -inf and autograd (the former form), rows without a valid entry and rows without a
+    positive included; a left-out entry gets exactly no gradient."""
     g = torch.Generator().manual_seed(3)
     logits = (torch.randn(7, 9, generator=g, dtype=torch.float64) * 10).to(dtype)
     valid = torch.rand(7, 9, generator=g) < 0.6
@@ -548,20 +562,23 @@ def test_additive_fill_masks_equal_minus_inf_masking(dtype):
         log_q = F.log_softmax(s.masked_fill(invalid, float('-inf')) / T, dim=1)
         log_p = F.log_softmax(t.masked_fill(invalid, float('-inf')) / T, dim=1)
         ratio = (log_p - log_q).masked_fill(invalid, 0.)
-        # scaled by T² as the former form did (x * T * T rounds differently from x * (T * T))
         return ((log_p.exp() * ratio).sum(1) * nonempty).sum() / s.shape[0] * (T * T)
 
     teacher = (torch.randn(7, 9, generator=g, dtype=torch.float64) * 10).to(dtype)
-    for ours, former in ((lambda x: _sup_con(x, _entries(pos, valid, dtype)), sup_con_inf),
-                         (lambda x: _row_kl(x, teacher, valid, 3.), lambda x: row_kl_inf(
-                             x, teacher, 3.))):
+    left_out = ~valid & valid.any(1, keepdim=True)
+    for ours, former, supervised in ((lambda x: sup_con(x, pos, valid), sup_con_inf, True),
+                                     (lambda x: row_kl(x, teacher, valid, 3.),
+                                      lambda x: row_kl_inf(x, teacher, 3.), False)):
         a = logits.clone().requires_grad_(True)
         b = logits.clone().requires_grad_(True)
         va, vb = ours(a), former(b)
         va.backward()
         vb.backward()
-        assert torch.isfinite(va) and torch.equal(va, vb)
-        assert torch.equal(a.grad, b.grad)
+        assert torch.isfinite(va) and va.item() > 0
+        torch.testing.assert_close(va, vb)
+        torch.testing.assert_close(a.grad, b.grad)
+        assert torch.isfinite(a.grad).all() and not a.grad[left_out].any()
+        assert not a.grad[2].any() and not (supervised and a.grad[4].any())
 
 
 # ---------------------------------------------------------------- memory form

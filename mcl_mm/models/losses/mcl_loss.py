@@ -82,6 +82,7 @@ import torch
 import torch.nn.functional as F
 from mmengine import dist
 from torch import Tensor, nn
+from torch.autograd.function import once_differentiable
 
 from mcl_mm.models.losses.utils import nearest_labels
 from mcl_mm.registry import MODELS
@@ -123,54 +124,117 @@ def _entries(pos: Tensor, valid: Tensor, dtype: torch.dtype) -> _Entries:
     return _Entries(fill, pos, pos.sum(1), nonempty)
 
 
-def _sup_con(logits: Tensor, entries: _Entries) -> Tensor:
-    """Supervised contrastive loss, averaged over the anchors that have a positive.
+class _CohortTerms(torch.autograd.Function):
+    """The four terms from the raw similarity matrices of the cohort, with their gradients.
 
-    Args:
-        logits (Tensor): (R, K) similarities / tau, one row per anchor.
-        entries (_Entries): the positives and the entries of the softmax.
+    ``mats[m]`` is an (R, K_m) matrix of raw similarities (embeddings times a contrast set);
+    its logits are ``X_m = scale * mats[m]`` (scale = 1 / tau) and ``entries[m]`` says which
+    of them enter its softmaxes. ``sup`` lists ``(m, term, count)``: ``count`` times the
+    supervised contrastive loss of ``X_m`` is added to ``term`` (0 vcl, 2 icl); ``kl`` lists
+    ``(student, teacher, term, count)``: ``count * T² / R * sum_rows KL(softmax(X_teacher / T)
+    || softmax(X_student / T))`` is added to ``term`` (1 soft vcl, 3 soft icl), the teacher
+    detached. Returns the (4,) terms.
 
-    Returns:
-        Tensor: ``-mean_{rows with a positive} mean_{positives} log_softmax_valid(row)``, a
-        scalar; 0 (attached to ``logits``) if no row has a positive.
+    With the masks as additive fills (:class:`_Entries`) a left-out entry has probability
+    exactly 0, so every row sum is a row dot product with a probability (or 0/1) matrix and
+    the fill drops out of it: with ``z = c * X + fill`` (c = 1 or 1 / T), ``lse`` its row
+    logsumexp and ``p = softmax(z)``,
+
+    * supervised row: ``lse(z) - c * (pos . X) / num_pos``, averaged over the anchors with a
+      positive;
+    * KL row: ``sum_k p_t (z_t - z_s) - lse(z_t) + lse(z_s)
+      = c * (p_t . X_t - p_t . X_s) - lse(z_t) + lse(z_s)``, on the non-empty rows.
+
+    So only the softmaxes are kept (one per matrix and temperature it is used at), and the
+    logits ``z`` and products go through one scratch matrix. The logsumexp comes from the
+    softmax: at a row's largest logit the softmax is ``1 / sum_k exp(z_k - max)``, so
+    ``lse = max - log(max p)`` (``torch.logsumexp`` costs about twice the softmax on CPU).
+    Backward is analytic:
+
+    * supervised: ``d/dX[r] = (p[r] - pos[r] / num_pos[r]) / rows`` for the ``rows`` anchors
+      that have a positive (0 for the others);
+    * KL, student side: ``d/dX = T / R * (p_s - p_t)`` (at 1 / T) on the non-empty rows.
     """
-    log_prob = F.log_softmax(logits + entries.fill, dim=1)
-    num_pos = entries.num_pos
-    mean_log_prob_pos = (log_prob * entries.pos).sum(1) / num_pos.clamp_min(1)
-    has_pos = num_pos > 0
-    return -(mean_log_prob_pos * has_pos).sum() / has_pos.sum().clamp_min(1)
+
+    @staticmethod
+    def forward(ctx, scale: float, T: float, entries: Sequence[_Entries],
+                sup: Sequence[Tuple[int, int, float]],
+                kl: Sequence[Tuple[int, int, int, float]], *mats: Tensor) -> Tensor:
+        out = mats[0].new_zeros(4)
+        ctx.scale, ctx.num_mats = scale, len(mats)
+        # ctx.sup: (matrix, term, softmax, per-row weight, positives, 1 / their number);
+        # ctx.kl: (student, term, softmax of the student, of the teacher, per-row weight)
+        ctx.sup, ctx.kl = [], []
+        if mats[0].shape[0] == 0:  # no rows (e.g. no pixel sampled): every term is 0
+            return out
+        scratch = mats[0].new_empty(max(m.numel() for m in mats))
+
+        def row_dot(x: Tensor, y: Tensor) -> Tensor:  # (R, K), (R, K) -> (R,)
+            return torch.mul(x, y, out=scratch[:x.numel()].view(x.shape)).sum(1)
+
+        def softmax_lse(m: int, c: float) -> Tuple[Tensor, Tensor]:
+            z = torch.add(entries[m].fill, mats[m], alpha=c,
+                          out=scratch[:mats[m].numel()].view(mats[m].shape))
+            p = torch.softmax(z, 1)
+            return p, z.amax(1) - p.amax(1).log()
+
+        for m, term, count in sup:
+            e = entries[m]
+            p, lse = softmax_lse(m, scale)
+            rows = lse - row_dot(e.pos, mats[m]) * (scale / e.num_pos.clamp_min(1))
+            has_pos = (e.num_pos > 0).to(p.dtype)
+            weight = has_pos * (count / has_pos.sum().clamp_min(1))
+            out[term] += (rows * weight).sum()
+            ctx.sup.append((m, term, p, weight, e.pos, 1. / e.num_pos.clamp_min(1)))
+        soft = {m: softmax_lse(m, scale / T) for m in sorted({k for s, t, *_ in kl
+                                                              for k in (s, t)})}
+        for s, t, term, count in kl:
+            (p_s, lse_s), (p_t, lse_t) = soft[s], soft[t]
+            rows = ((row_dot(p_t, mats[t]) - row_dot(p_t, mats[s])) * (scale / T)
+                    - lse_t + lse_s)
+            weight = entries[s].nonempty * (count * T * T / mats[s].shape[0])
+            out[term] += (rows * weight).sum()
+            ctx.kl.append((s, term, p_s, p_t, weight / T))
+        return out
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_out: Tensor):
+        grads = [None] * ctx.num_mats
+        go = (grad_out * ctx.scale).tolist()
+
+        def add(m: int, p: Tensor, row_weight: Tensor) -> None:
+            if grads[m] is None:
+                grads[m] = p * row_weight[:, None]
+            else:
+                grads[m].addcmul_(p, row_weight[:, None])
+
+        for m, term, p, weight, pos, inv_num_pos in ctx.sup:
+            weight = weight * go[term]
+            add(m, p, weight)
+            grads[m].addcmul_(pos, (-weight * inv_num_pos)[:, None])
+        for s, term, p_s, p_t, weight in ctx.kl:
+            weight = weight * go[term]
+            add(s, p_s, weight)
+            grads[s].addcmul_(p_t, -weight[:, None])
+        # None (no gradient) for the matrices that are only teachers
+        return (None, None, None, None, None, *grads)
 
 
-def _soft_log_probs(logits: Tensor, entries: _Entries, T: float) -> Tensor:
-    """``log_softmax(logits / T)`` over the valid entries (finite elsewhere, probability 0)."""
-    return F.log_softmax((logits / T).add_(entries.fill), dim=1)
+class _Gram(torch.autograd.Function):
+    """``e e^T`` (R, R) of (R, D) rows; its backward ``(G + G^T) e`` is one product where
+    autograd's would be two."""
 
+    @staticmethod
+    def forward(ctx, e: Tensor) -> Tensor:
+        ctx.save_for_backward(e)
+        return e @ e.t()
 
-def _kl_rows(log_q: Tensor, log_p: Tensor, entries: _Entries, T: float) -> Tensor:
-    """``sum_rows KL(p || q) / R * T²`` from the log-probabilities (``log_p`` detached)."""
-    # p (log p - log q) in one kernel; left-out entries have p = 0 and finite
-    # log-probabilities: they add 0
-    kl = F.kl_div(log_q, log_p, reduction='none', log_target=True)
-    rows = kl.sum(1) * entries.nonempty
-    return rows.sum() / max(log_q.shape[0], 1) * (T * T)
-
-
-def _row_kl(student: Tensor, teacher: Tensor, valid: Tensor, T: float) -> Tensor:
-    """``sum_rows KL(softmax(teacher / T) || softmax(student / T)) / R * T²`` on valid entries.
-
-    Args:
-        student (Tensor): (R, K) logits that get the gradient.
-        teacher (Tensor): (R, K) logits, detached here.
-        valid (Tensor): (R, K) bool, the entries of both distributions; a row without any
-            valid entry contributes 0.
-        T (float): softening temperature.
-
-    Returns:
-        Tensor: scalar, divided by R (``kl_div``'s 'batchmean').
-    """
-    entries = _entries(torch.zeros_like(valid), valid, student.dtype)
-    return _kl_rows(_soft_log_probs(student, entries, T),
-                    _soft_log_probs(teacher.detach(), entries, T), entries, T)
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad: Tensor) -> Tensor:
+        (e, ) = ctx.saved_tensors
+        return (grad + grad.t()) @ e
 
 
 def _all_gather_cat(x: Tensor) -> Tensor:
@@ -467,51 +531,60 @@ class MCLLoss(nn.Module):
 
     def _cohort_losses(self, embeds: List[List[Tensor]], intra, inter, intra_masks,
                        inter_masks) -> Dict[str, Tensor]:
-        """The four terms, given the logits and masks of either form.
+        """The four terms, given the similarities and masks of either form.
 
         Args:
             embeds: embeds[i][k], (R, D) embeddings of view (i, k).
-            intra: ``intra(v)`` -> (R, K1) logits of view v against its member's contrast set.
-            inter: ``inter(v, w)`` -> (R, K2) logits of view v against the contrast set of w's
-                member (memoised by the caller).
+            intra: ``intra(v)`` -> (R, K1) similarities (not yet divided by tau) of view v
+                against its member's contrast set.
+            inter: ``inter(v, w)`` -> (R, K2) similarities of view v against the contrast set
+                of w's member.
             intra_masks: (pos, valid), (R, K1) bool each, or None (no labels: no VCL terms).
             inter_masks: (pos, valid), (R, K2) bool each.
         """
         views = [(i, k) for i in range(len(embeds)) for k in range(len(embeds[i]))]
         pairs = [(v, w) for v in views for w in views if v[0] != w[0]]
         vcl_count, pair_count = self._term_counts()
-        # an attached zero for the terms that are not computed
-        zero = torch.stack([e.sum() for member in embeds for e in member]).sum() * 0.
-        losses = dict(vcl=zero, soft_vcl=zero, icl=zero, soft_icl=zero)
-        weights, T = self.loss_weights, self.kd_temperature
+        weights = self.loss_weights
+        # the matrices, their entries, and the terms over them (see _CohortTerms)
+        mats, entries, sup, kl = [], [], [], []
         intra_entries = None
         if intra_masks is not None and (weights['vcl'] or weights['soft_vcl']):
-            intra_logits = {v: intra(v) for v in views}
-            intra_entries = _entries(*intra_masks, intra_logits[views[0]].dtype)
+            first = intra(views[0])
+            intra_entries = _entries(*intra_masks, first.dtype)
+            index = {}
+            for v in views:
+                index[v] = len(mats)
+                mats.append(first if v == views[0] else intra(v))
+                entries.append(intra_entries)
             if weights['vcl']:
-                losses['vcl'] = sum(vcl_count[v[0]] * _sup_con(intra_logits[v], intra_entries)
-                                    for v in views)
+                sup += [(index[v], 0, vcl_count[v[0]]) for v in views]
             if weights['soft_vcl']:
-                # each view's softened log-probabilities once: as student (with the gradient)
-                # and, detached, as teacher (the same values as _row_kl's)
-                log_probs = {v: _soft_log_probs(intra_logits[v], intra_entries, T) for v in views}
-                losses['soft_vcl'] = pair_count * sum(
-                    _kl_rows(log_probs[v], log_probs[w].detach(), intra_entries, T)
-                    for v, w in pairs)
+                kl += [(index[v], index[w], 1, pair_count) for v, w in pairs]
         if weights['icl'] or weights['soft_icl']:
+            index = {}
+            for v, w in pairs:
+                index[v, w] = len(mats)
+                mats.append(inter(v, w))
             # the in-batch form with labels passes the same masks for both
             inter_entries = (intra_entries if intra_entries is not None
                              and inter_masks is intra_masks else
-                             _entries(*inter_masks, inter(*pairs[0]).dtype))
-        if weights['icl']:
-            losses['icl'] = pair_count * sum(
-                _sup_con(inter(v, w), inter_entries) for v, w in pairs)
-        if weights['soft_icl']:
-            log_probs = {(v, w): _soft_log_probs(inter(v, w), inter_entries, T)
-                         for v, w in pairs}
-            losses['soft_icl'] = pair_count * sum(
-                _kl_rows(log_probs[v, w], log_probs[w, v].detach(), inter_entries, T)
-                for v, w in pairs)
+                             _entries(*inter_masks, mats[-1].dtype))
+            entries += [inter_entries] * len(pairs)
+            if weights['icl']:
+                sup += [(index[v, w], 2, pair_count) for v, w in pairs]
+            if weights['soft_icl']:
+                kl += [(index[v, w], index[w, v], 3, pair_count) for v, w in pairs]
+        # an attached zero for the terms that are not computed
+        zero = torch.stack([e.sum() for member in embeds for e in member]).sum() * 0.
+        losses = dict(vcl=zero, soft_vcl=zero, icl=zero, soft_icl=zero)
+        if mats:
+            terms = _CohortTerms.apply(1. / self.tau, self.kd_temperature, entries, sup, kl,
+                                       *mats)
+            computed = {term for group in (sup, kl) for *_, term, _ in group}
+            for term, key in enumerate(losses):
+                if term in computed:
+                    losses[key] = terms[term]
         return losses
 
     def _term_counts(self) -> Tuple[List[int], int]:
@@ -529,7 +602,7 @@ class MCLLoss(nn.Module):
 
     def _in_batch_losses(self, embeds: List[List[Tensor]],
                          labels: Optional[Tensor]) -> Dict[str, Tensor]:
-        """In-batch form: (R, R) logits between the R rows (samples or sampled pixels)."""
+        """In-batch form: (R, R) similarities between the R rows (samples or sampled pixels)."""
         R = embeds[0][0].shape[0]
         eye = torch.eye(R, dtype=torch.bool, device=embeds[0][0].device)
         if labels is None:
@@ -540,14 +613,15 @@ class MCLLoss(nn.Module):
             intra_masks = inter_masks = (same_class_others, ~eye)
 
         def intra(v):
-            e = embeds[v[0]][v[1]]
-            return (e @ e.t()).div_(self.tau)
+            return _Gram.apply(embeds[v[0]][v[1]])
 
         cache = {}
 
         def inter(v, w):
-            if (v, w) not in cache:
-                cache[v, w] = (embeds[v[0]][v[1]] @ embeds[w[0]][w[1]].t()).div_(self.tau)
+            # e_w e_v^T is the transpose of e_v e_w^T: one product for both
+            if (w, v) in cache:
+                return cache[w, v].t()
+            cache[v, w] = embeds[v[0]][v[1]] @ embeds[w[0]][w[1]].t()
             return cache[v, w]
 
         return self._cohort_losses(embeds, intra, inter, intra_masks, inter_masks)
@@ -556,7 +630,7 @@ class MCLLoss(nn.Module):
 
     def _memory_losses(self, embeds: List[List[Tensor]], labels: Optional[Tensor],
                        sample_idx: Tensor) -> Dict[str, Tensor]:
-        """Memory form: logits against the members' memories at the drawn slots."""
+        """Memory form: similarities against the members' memories at the drawn slots."""
         idx = self._draw_contrast_idx(sample_idx, labels, self._step_generator())
         pos, neg = self._contrast_masks(idx, labels)
         own = pos.new_ones(pos.shape[0], 1)
@@ -569,21 +643,21 @@ class MCLLoss(nn.Module):
         column = {v: c for c, v in enumerate(views)}
         # (R, D, V): every view's embeddings, so that each member's slots are read once
         stacked = torch.stack([embeds[i][k] for i, k in views], 2)
-        # (R, 1 + pos_k + neg_k, V) logits of every view against each member's memory at the
-        # slots; index_select: on CPU much faster than advanced indexing for row gathers
-        logits = []
+        # (R, 1 + pos_k + neg_k, V) similarities of every view with each member's memory at
+        # the slots; index_select: on CPU much faster than advanced indexing for row gathers
+        sims = []
         for j in range(self.num_members):
             memory = getattr(self, f'memory_{j}')
             slots = memory.index_select(0, idx.reshape(-1)).view(*idx.shape, -1)
-            logits.append(torch.bmm(slots, stacked.to(memory.dtype)) / self.tau)
+            sims.append(torch.bmm(slots, stacked.to(memory.dtype)))
 
         def intra(v):
             # without the own slot (reference: idx[:, 1:])
-            return logits[v[0]][:, 1:, column[v]]
+            return sims[v[0]][:, 1:, column[v]]
 
         def inter(v, w):
             # the contrast set is w's member's memory: the same for all views of that member
-            return logits[w[0]][:, :, column[v]]
+            return sims[w[0]][:, :, column[v]]
 
         losses = self._cohort_losses(embeds, intra, inter, intra_masks, inter_masks)
         if self.training:
