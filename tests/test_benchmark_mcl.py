@@ -49,30 +49,57 @@ def test_shared_slots_follow_the_reference_draw(bench):
     assert (slot_labels[idx[:, 1 + pos_k:]] != own_class).all()
 
 
+def test_round_ratios_and_value_check(bench, capsys):
+    """One round's line: medians' ratios, the pixel form's checks (VCL, ICL, the soft terms
+    against the reference with the diagonal masked), a memory ratio only above 1 MiB."""
+    values = dict(vcl=1.0, soft_vcl=2.0, icl=3.0, soft_icl=4.0)
+    ours = dict(times=[1.0, 2.0, 9.0], cpu_times=[2.0, 4.0, 4.0], peak=3 * 2**20, values=values)
+    ref = dict(times=[4.0, 4.0, 1.0], cpu_times=[8.0, 8.0, 8.0], peak=6 * 2**20,
+               values=dict(values, soft_vcl=2.5),
+               checks=dict(soft_vcl_nodiag=2.0, soft_icl_nodiag=4.0, pixels=7))
+    records = []
+    (t, c, m), ok = bench._compare_round('tiny-pixel', dict(ours=ours, reference=ref),
+                                         records, 3)
+    assert ok and (t, c, m) == (0.5, 0.5, 0.5)
+    assert records[0]['round'] == 3 and records[0]['time_ratio'] == 0.5
+    out = capsys.readouterr().out
+    assert 'OK; 7 pixels' in out and 'soft_vcl rel. diff 2.0e-01' in out  # kept, not checked
+    bad = dict(ref, checks=dict(ref['checks'], soft_icl_nodiag=4.1))
+    assert not bench._compare_round('tiny-pixel', dict(ours=ours, reference=bad), [], 1)[1]
+    small = dict(ours, peak=2**19)
+    (_, _, m), ok = bench._compare_round('tiny', dict(ours=small, reference=dict(
+        ref, values=values)), [], 1)
+    assert ok and m is None and 'n/a' in capsys.readouterr().out
+
+
 @pytest.mark.slow
-def test_tiny_case_runs(tmp_path):
+def test_tiny_case_runs(tmp_path, bench):
     out = tmp_path / 'mcl.json'
     text = run_tool('tools/benchmark_mcl.py', '--cases', 'tiny', 'tiny-pixel', '--repeats', '2',
-                    '--threads', '1', '--device', 'cpu', '--json', str(out),
+                    '--threads', '1', '--device', 'cpu', '--json', str(out), '--no-trim',
                     env=dict(PYTHONWARNINGS='ignore'), timeout=600)
+    assert 'glibc keeps freed memory (--no-trim)' in text
     rows = {}
     for line in text.splitlines():
         fields = line.split()
-        if len(fields) > 6 and fields[1] == 'ours':
+        if len(fields) > 7 and fields[1] == 'ours':
             rows[fields[0]] = fields
     assert set(rows) == {'tiny', 'tiny-pixel'}, text
     for fields in rows.values():
-        time_s, cpu_s, mib, sampling = map(float, fields[2:6])
+        time_s, cpu_s, mib, sampling, faults = map(float, fields[2:7])
         assert time_s > 0 and cpu_s > 0 and mib >= 0 and 0 <= sampling <= time_s
-        values = dict(f.split('=') for f in fields[6:])
+        assert faults >= 0 and faults == int(faults)
+        values = dict(f.split('=') for f in fields[7:])
         assert set(values) == {'vcl', 'soft_vcl', 'icl', 'soft_icl'}
         assert all(math.isfinite(float(v)) for v in values.values())
     records = json.loads(out.read_text())
     assert [(r['case'], r['impl']) for r in records] == [('tiny', 'ours'), ('tiny-pixel', 'ours')]
     for r in records:
         assert len(r['times']) == len(r['cpu_times']) == len(r['sampling']) == 2
+        assert len(r['faults']) == 2 and r['no_trim'] and r['round'] == 1
+        assert r['malloc_env'] == bench.NO_TRIM_ENV  # the worker ran with them
         assert r['threads'] == 1 and r['peak'] >= 0
         assert set(r['values']) == {'vcl', 'soft_vcl', 'icl', 'soft_icl'}
         # the row prints the first pass's values
-        assert float(dict(f.split('=') for f in rows[r['case']][6:])['vcl']) == \
+        assert float(dict(f.split('=') for f in rows[r['case']][7:])['vcl']) == \
             pytest.approx(r['values']['vcl'], rel=1e-6)

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 
 from mcl_mm.models.losses import MCLLoss, MutualKDLoss
 from mcl_mm.models.losses.mcl_loss import (_bilinear_points, _CohortTerms, _entries,
-                                           _last_occurrence)
+                                           _last_occurrence, _stable_argsort)
 from mcl_mm.registry import MODELS
 
 KEYS = ('vcl', 'soft_vcl', 'icl', 'soft_icl')
@@ -736,6 +736,16 @@ def test_bilinear_points_match_interpolate():
                                      torch.arange(out_size[1]), indexing='ij')
         points = _bilinear_points(feat, batch.reshape(-1), y.reshape(-1), x.reshape(-1), out_size)
         torch.testing.assert_close(points, resized.permute(0, 2, 3, 1).reshape(-1, 3))
+
+
+@pytest.mark.parametrize('num_keys', [1, 39, 1 << 16, (1 << 16) + 5])
+def test_stable_argsort_equals_torch(num_keys):
+    """The radix path (numpy, up to 2^16 keys) and torch's path keep ties in order."""
+    g = torch.Generator().manual_seed(num_keys)
+    keys = torch.randint(num_keys, (5000, ), generator=g)
+    keys[:300] = num_keys - 1  # ties at the largest key
+    out = _stable_argsort(keys, num_keys)
+    assert out.dtype == torch.long and torch.equal(out, torch.argsort(keys, stable=True))
 
 
 def test_pixel_sampling_positions():

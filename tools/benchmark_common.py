@@ -40,15 +40,15 @@ def stop_competitors(procs):
     return cpu
 
 
-def run_worker(script, spec, compete=0):
-    """``python script --worker SPEC`` (``compete`` busy-loop processes alongside) -> the JSON
-    of its last output line, with ``competitor_cpu`` (their CPU seconds) and the load averages
-    (1, 5, 15 minutes) before and after."""
+def run_worker(script, spec, compete=0, env=None):
+    """``python script --worker SPEC`` (``compete`` busy-loop processes alongside, ``env``
+    added to its environment) -> the JSON of its last output line, with ``competitor_cpu``
+    (their CPU seconds) and the load averages (1, 5, 15 minutes) before and after."""
     load_before = os.getloadavg()
     competitors = start_competitors(compete)
     try:
         proc = subprocess.run([sys.executable, script, '--worker', json.dumps(spec)],
-                              capture_output=True, text=True)
+                              capture_output=True, text=True, env={**os.environ, **(env or {})})
     finally:
         competitor_cpu = stop_competitors(competitors)
     if proc.returncode != 0:

@@ -2,7 +2,8 @@
 the authors' MCL loss code (``winycg/MCL``) on the same inputs.
 
     python tools/benchmark_mcl.py [--repeats 3] [--cases imagenet cityscapes-pixel ...]
-        [--reference REPO_DIR] [--threads N] [--device cpu|cuda] [--json PATH]
+        [--reference REPO_DIR] [--threads N] [--device cpu|cuda] [--rounds R] [--no-trim]
+        [--json PATH]
 
 Cases (all with two members, 128-d projections, the paper's weights VCL 0.1, soft VCL 1,
 ICL 0.1, soft ICL 1, T 3):
@@ -46,11 +47,18 @@ What the reference is, and what is compared:
   masked (``soft_vcl_nodiag``, ``soft_icl_nodiag``).
 
 Every (case, implementation) runs in a fresh subprocess worker, after a warm-up pass at the
-tiny case of the same form. Time: median of ``--repeats`` forward + backward passes, wall
+tiny case of the same form; ``--rounds R`` measures each implementation R times, alternating
+the order (ours, reference, then reference, ours, ...), and prints the median of the rounds'
+ratios. Time: median of ``--repeats`` forward + backward passes, wall
 seconds; cpu: CPU seconds of the process in the same passes (all threads,
 ``time.process_time``); memory: peak RSS during the passes (VmHWM, reset after set-up) minus
 RSS after set-up, in MiB (on CUDA ``torch.cuda.max_memory_allocated`` over the allocated
-memory after set-up). On CPU the reference is patched minimally: ``torch.Tensor.cuda`` is a
+memory after set-up); faults: minor page faults per pass (median). At the pixel case's small
+sizes a pass takes 20-40 ms, and a few thousand faults per pass (glibc returning freed memory
+to the system and taking it back, which varies between fresh processes with the heap's
+layout) move it by several ms: ``--no-trim`` runs both workers with glibc keeping the memory
+it frees (``MALLOC_TRIM_THRESHOLD_``, ``MALLOC_MMAP_THRESHOLD_`` set high), which times the
+loss code without them. On CPU the reference is patched minimally: ``torch.Tensor.cuda`` is a
 no-op. Its code is loaded from REPO_DIR, never copied here, e.g.
 
     mkdir -p /tmp/mcl_ref
@@ -77,6 +85,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from benchmark_common import TOLERANCE, compare, run_worker  # noqa: E402,F401 (TOLERANCE: tests)
 
 WEIGHTS = dict(vcl=0.1, soft_vcl=1.0, icl=0.1, soft_icl=1.0)
+# --no-trim: glibc's thresholds fixed high, so freed memory stays in the process (both workers)
+NO_TRIM_ENV = dict(MALLOC_TRIM_THRESHOLD_=str(1 << 40), MALLOC_MMAP_THRESHOLD_=str(1 << 30))
 TERMS = tuple(WEIGHTS)
 _IMAGENET = dict(form='memory', B=32, C=512, D=128, n_data=1281167, classes=1000, pos_k=1,
                  neg_k=8192, momentum=0.5, tau=0.07, T=3.0)
@@ -336,13 +346,14 @@ def worker(spec):
         hwm = _reset_peak()
         base = (_rss_kib('VmRSS') if hwm
                 else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
-    times, cpu_times, sampling, first = [], [], [], None
+    times, cpu_times, sampling, faults, first = [], [], [], [], None
     for _ in range(spec['repeats']):
         for f in x['feats']:
             f.grad = None
         if cuda:
             torch.cuda.synchronize()
         n_log = len(sampling_log)
+        f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
         t0, c0 = time.perf_counter(), time.process_time()
         values = run()
         total = sum(values.values())
@@ -351,6 +362,7 @@ def worker(spec):
             torch.cuda.synchronize()
         times.append(time.perf_counter() - t0)
         cpu_times.append(time.process_time() - c0)
+        faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0)
         sampling.append(sum(sampling_log[n_log:]))
         if first is None:
             first = {k: float(v) for k, v in values.items()}
@@ -361,7 +373,9 @@ def worker(spec):
         peak = (_rss_kib('VmHWM') if hwm
                 else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024 - base
     checks = extra() if extra is not None else {}
-    print(json.dumps(dict(times=times, cpu_times=cpu_times, sampling=sampling, peak=peak,
+    malloc_env = {k: os.environ.get(k) for k in NO_TRIM_ENV}
+    print(json.dumps(dict(times=times, cpu_times=cpu_times, sampling=sampling, faults=faults,
+                          malloc_env=malloc_env, peak=peak,
                           values=first, checks=checks, threads=torch.get_num_threads())))
 
 
@@ -373,9 +387,40 @@ def _fmt_values(values):
 
 
 def _row(case, impl, res):
-    return (f'{case:<17}{impl:<10}{statistics.median(res["times"]):9.3f}'
+    return (f'{case:<17}{impl:<11}{statistics.median(res["times"]):9.3f}'
             f'{statistics.median(res["cpu_times"]):9.3f}{res["peak"] / 2**20:10.1f}'
-            f'{statistics.median(res["sampling"]):10.3f}  {_fmt_values(res["values"])}')
+            f'{statistics.median(res["sampling"]):10.3f}'
+            f'{statistics.median(res["faults"]):9.0f}  {_fmt_values(res["values"])}')
+
+
+def _compare_round(case, results, records, rnd):
+    """Prints and records the ours/ref line of one round -> ((time, cpu, memory) ratios, ok);
+    the memory ratio is None where a peak is below 1 MiB (page noise)."""
+    ours, ref = results['ours'], results['reference']
+    if CASES[case]['form'] == 'memory':
+        diffs, ok = compare(ours['values'], ref['values'])
+        soft = ''
+    else:
+        checks = ref['checks']
+        diffs, ok = compare(ours['values'], ref['values'], ['vcl', 'icl'])
+        soft_diffs, soft_ok = compare(
+            ours['values'], dict(soft_vcl=checks['soft_vcl_nodiag'],
+                                 soft_icl=checks['soft_icl_nodiag']))
+        diffs.update({f'{k}_nodiag': v for k, v in soft_diffs.items()})
+        ok &= soft_ok
+        kept, _ = compare(ours['values'], ref['values'], ['soft_vcl', 'soft_icl'])
+        soft = (f'; {checks["pixels"]} pixels; ref soft, diagonal kept (not checked): '
+                + ' '.join(f'{k} rel. diff {v:.1e}' for k, v in kept.items()))
+    t_ratio = statistics.median(ours['times']) / statistics.median(ref['times'])
+    c_ratio = statistics.median(ours['cpu_times']) / statistics.median(ref['cpu_times'])
+    m_ratio = ours['peak'] / ref['peak'] if min(ours['peak'], ref['peak']) >= 2**20 else None
+    records.append(dict(case=case, round=rnd, time_ratio=t_ratio, cpu_ratio=c_ratio,
+                        memory_ratio=m_ratio, diffs=diffs, ok=ok))
+    m_text = f'{m_ratio:10.3f}' if m_ratio is not None else f'{"n/a":>10}'
+    print(f'{case:<17}{"ours/ref":<11}{t_ratio:9.3f}{c_ratio:9.3f}{m_text}{"":19}'
+          f'  max rel. value diff {max(diffs.values()):.1e} '
+          f'{"OK" if ok else "MISMATCH"}{soft}', flush=True)
+    return (t_ratio, c_ratio, m_ratio), ok
 
 
 def main():
@@ -386,11 +431,19 @@ def main():
                         help="folder with the authors' losses/ package")
     parser.add_argument('--device', default=None, help='cpu or cuda (default: cuda if any)')
     parser.add_argument('--threads', type=int, default=None, help='torch CPU threads')
+    parser.add_argument('--rounds', type=int, default=1,
+                        help='measure each implementation R times, alternating (ABBA); with '
+                        '--reference the median of the rounds\' ratios is printed')
+    parser.add_argument('--no-trim', action='store_true',
+                        help='both workers run with glibc keeping the memory they free '
+                        f'({", ".join(f"{k}={v}" for k, v in NO_TRIM_ENV.items())})')
     parser.add_argument('--json', metavar='PATH', help='write every result to PATH')
     parser.add_argument('--worker', help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         return worker(json.loads(args.worker))
+    if args.rounds < 1:
+        parser.error(f'--rounds must be >= 1, got {args.rounds}')
 
     import torch
     device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
@@ -404,54 +457,49 @@ def main():
           f'{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; time: median wall seconds of forward + '
           'backward; cpu: median CPU seconds of the process; memory: peak increase in MiB'
           + ('' if device == 'cpu' else ' (CUDA allocated)')
-          + "; sampling: median wall seconds of our module's own draws (included in time)")
+          + "; sampling: median wall seconds of our module's own draws (included in time); "
+          'faults: median minor page faults per pass'
+          + ('; glibc keeps freed memory (--no-trim)' if args.no_trim else ''))
     if args.reference:
         print('memory cases: both get the same heads, memories and slots (ours still makes '
               'its own draw, timed, then uses the shared slots); pixel cases: the reference '
               'gets the features at the pixels our sampler draws (positions drawn in set-up), '
               'VCL and ICL checked; its soft terms keep the diagonal (a pixel against itself) '
               'and ours leave it out: checked against the reference with the diagonal masked')
-    header = (f'{"case":<17}{"impl":<10}{"time":>9}{"cpu":>9}{"memory":>10}{"sampling":>10}'
-              '  values')
+    header = (f'{"case":<17}{"impl":<11}{"time":>9}{"cpu":>9}{"memory":>10}{"sampling":>10}'
+              f'{"faults":>9}  values')
     print(header)
     print('-' * len(header))
     all_ok, records = True, []
+    env = NO_TRIM_ENV if args.no_trim else None
     for case in args.cases:
-        results = {}
-        for impl in impls:
-            spec = dict(impl=impl, case=case, device=device, repeats=args.repeats,
-                        threads=args.threads, reference=args.reference)
-            res = results[impl] = run_worker(__file__, spec)
-            records.append(dict(spec, **res))
-            print(_row(case, impl, res), flush=True)
-        if 'reference' not in results:
-            continue
-        ours, ref = results['ours'], results['reference']
-        if CASES[case]['form'] == 'memory':
-            diffs, ok = compare(ours['values'], ref['values'])
-            soft = ''
-        else:
-            checks = ref['checks']
-            diffs, ok = compare(ours['values'], ref['values'], ['vcl', 'icl'])
-            soft_diffs, soft_ok = compare(
-                ours['values'], dict(soft_vcl=checks['soft_vcl_nodiag'],
-                                     soft_icl=checks['soft_icl_nodiag']))
-            diffs.update({f'{k}_nodiag': v for k, v in soft_diffs.items()})
-            ok &= soft_ok
-            kept, _ = compare(ours['values'], ref['values'], ['soft_vcl', 'soft_icl'])
-            soft = (f'; {checks["pixels"]} pixels; ref soft, diagonal kept (not checked): '
-                    + ' '.join(f'{k} rel. diff {v:.1e}' for k, v in kept.items()))
-        all_ok &= ok
-        t_ratio = statistics.median(ours['times']) / statistics.median(ref['times'])
-        c_ratio = statistics.median(ours['cpu_times']) / statistics.median(ref['cpu_times'])
-        # below 1 MiB a peak is page noise: no ratio
-        m_ratio = ours['peak'] / ref['peak'] if min(ours['peak'], ref['peak']) >= 2**20 else None
-        records.append(dict(case=case, time_ratio=t_ratio, cpu_ratio=c_ratio,
-                            memory_ratio=m_ratio, diffs=diffs, ok=ok))
-        m_text = f'{m_ratio:10.3f}' if m_ratio is not None else f'{"n/a":>10}'
-        print(f'{case:<17}{"ours/ref":<10}{t_ratio:9.3f}{c_ratio:9.3f}{m_text}{"":10}'
-              f'  max rel. value diff {max(diffs.values()):.1e} '
-              f'{"OK" if ok else "MISMATCH"}{soft}', flush=True)
+        rounds = []  # (time, cpu, memory) ratios of each round
+        for rnd in range(args.rounds):
+            results = {}
+            # alternate the order (ABBA): a drift of the machine's speed over the rounds
+            # weighs on both implementations alike
+            for impl in (impls if rnd % 2 == 0 else impls[::-1]):
+                spec = dict(impl=impl, case=case, device=device, repeats=args.repeats,
+                            threads=args.threads, reference=args.reference, round=rnd + 1,
+                            no_trim=args.no_trim)
+                res = results[impl] = run_worker(__file__, spec, env=env)
+                records.append(dict(spec, **res))
+                print(_row(case, impl if args.rounds == 1 else f'{impl} {rnd + 1}', res),
+                      flush=True)
+            if 'reference' not in results:
+                continue
+            ratios, ok = _compare_round(case, results, records, rnd + 1)
+            all_ok &= ok
+            rounds.append(ratios)
+        if len(rounds) > 1:
+            medians = [statistics.median(r[q] for r in rounds if r[q] is not None)
+                       if any(r[q] is not None for r in rounds) else None for q in range(3)]
+            records.append(dict(case=case, rounds=len(rounds), time_ratio=medians[0],
+                                cpu_ratio=medians[1], memory_ratio=medians[2]))
+            m_text = f'{medians[2]:10.3f}' if medians[2] is not None else f'{"n/a":>10}'
+            print(f'{case:<17}{"median":<11}{medians[0]:9.3f}{medians[1]:9.3f}{m_text}'
+                  f'  of {len(rounds)} rounds (time ratios '
+                  f'{", ".join(f"{r[0]:.3f}" for r in rounds)})', flush=True)
     load = os.getloadavg()
     print(f'load averages at the end {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}')
     if args.json:
