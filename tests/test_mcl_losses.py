@@ -738,6 +738,36 @@ def test_bilinear_points_match_interpolate():
         torch.testing.assert_close(points, resized.permute(0, 2, 3, 1).reshape(-1, 3))
 
 
+def test_cohort_terms_gradcheck():
+    """The analytic backward of the fused terms against finite differences (float64): two
+    matrices with a supervised term each, students of one and of two KL terms, rows without a
+    positive and without a valid entry, a transposed (non-contiguous) input as the in-batch
+    form's e_w e_v^T. The teachers are constants here (their detachment is checked by
+    test_soft_targets_are_detached); a teacher gets no gradient."""
+    g = torch.Generator().manual_seed(5)
+    valid = torch.rand(6, 7, generator=g) < 0.7
+    valid[1] = False
+    pos = valid & (torch.rand(6, 7, generator=g) < 0.4)
+    pos[3] = False
+    e = _entries(pos, valid, torch.float64)
+    teachers = [torch.randn(6, 7, generator=g, dtype=torch.float64) for _ in range(2)]
+    sup = [(0, 0, 2.), (1, 2, 1.)]
+    kl = [(0, 2, 1, 1.), (1, 3, 3, 2.), (1, 2, 3, 1.)]
+
+    def terms(a, b, c=teachers[0]):
+        out = _CohortTerms.apply(1. / 0.3, 1.7, [e] * 4, sup, kl, a, b, c, teachers[1])
+        return out * torch.tensor([1., 2., 3., 4.], dtype=out.dtype)
+
+    students = [torch.randn(6, 7, generator=g, dtype=torch.float64, requires_grad=True)
+                for _ in range(2)]
+    assert torch.autograd.gradcheck(terms, students)
+    base = torch.randn(7, 6, generator=g, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda x: terms(students[0], x.t()), (base, ))
+    teacher = teachers[0].clone().requires_grad_(True)
+    assert torch.autograd.grad(terms(*students, teacher).sum(), teacher,
+                               allow_unused=True)[0] is None
+
+
 @pytest.mark.parametrize('num_keys', [1, 39, 1 << 16, (1 << 16) + 5])
 def test_stable_argsort_equals_torch(num_keys):
     """The radix path (numpy, up to 2^16 keys) and torch's path keep ties in order."""
