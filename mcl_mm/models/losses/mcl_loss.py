@@ -202,7 +202,7 @@ class _CohortTerms(torch.autograd.Function):
     @once_differentiable
     def backward(ctx, grad_out: Tensor):
         grads = [None] * ctx.num_mats
-        go = (grad_out * ctx.scale).tolist()
+        go = grad_out * ctx.scale  # 0-dim factors: no device sync
 
         def add(m: int, p: Tensor, row_weight: Tensor) -> None:
             if grads[m] is None:
