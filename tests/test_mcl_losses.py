@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from mcl_mm.models.losses import MCLLoss, MutualKDLoss
-from mcl_mm.models.losses.mcl_loss import (_bilinear_points, _CohortTerms, _entries,
+from mcl_mm.models.losses.mcl_loss import (_bilinear_points, _CohortTerms, _entries, _Gram,
                                            _last_occurrence, _stable_argsort)
 from mcl_mm.registry import MODELS
 
@@ -766,6 +766,33 @@ def test_cohort_terms_gradcheck():
     teacher = teachers[0].clone().requires_grad_(True)
     assert torch.autograd.grad(terms(*students, teacher).sum(), teacher,
                                allow_unused=True)[0] is None
+
+
+def test_second_order_gradients_raise_and_saved_tensors_are_freed():
+    """create_graph=True through the fused terms is an error (their backward is analytic and
+    first-order), not a silently constant gradient; retain_graph still allows a second
+    backward; what the terms keep for backward is freed by it."""
+    m = MCLLoss([4, 5], embed_dim=6).double()
+    feats = random_feats([[4], [5]], 8, seed=6)
+    x0 = feats[0][0]
+    labels = torch.tensor([0, 0, 1, 1, 2, 2, 3, 3])
+    with pytest.raises(RuntimeError, match='no second-order gradients'):
+        torch.autograd.grad(sum(m(feats, labels).values()), x0, create_graph=True)
+    total = sum(m(feats, labels).values())
+    g1, = torch.autograd.grad(total, x0, retain_graph=True)
+    g2, = torch.autograd.grad(total, x0)
+    assert torch.equal(g1, g2) and g1.abs().sum() > 0
+    out = m(feats, labels)['loss_vcl']
+    node = out.grad_fn
+    while type(node).__name__ != '_CohortTermsBackward':
+        node = node.next_functions[0][0]
+    assert len(node.saved_tensors) > 0  # the softmaxes, weights and masks
+    out.backward()
+    with pytest.raises(RuntimeError, match='freed'):
+        node.saved_tensors
+    # e e^T's backward is differentiable (second order through it is exact)
+    e = torch.randn(5, 3, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradgradcheck(_Gram.apply, (e, ))
 
 
 @pytest.mark.parametrize('num_keys', [1, 39, 1 << 16, (1 << 16) + 5])

@@ -58,8 +58,10 @@ sizes a pass takes 20-40 ms, and a few thousand faults per pass (glibc returning
 to the system and taking it back, which varies between fresh processes with the heap's
 layout) move it by several ms: ``--no-trim`` runs both workers with glibc keeping the memory
 it frees (``MALLOC_TRIM_THRESHOLD_``, ``MALLOC_MMAP_THRESHOLD_`` set high), which times the
-loss code without them. On CPU the reference is patched minimally: ``torch.Tensor.cuda`` is a
-no-op. Its code is loaded from REPO_DIR, never copied here, e.g.
+loss code without them. (glibc 2.36 here takes a 1 GiB mmap threshold; a glibc that caps it at
+32 MiB ignores it and, the trimming setting having fixed the threshold, maps every block above
+128 KiB anew: the faults column then shows more faults, not 0.) On CPU the reference is
+patched minimally: ``torch.Tensor.cuda`` is a no-op. Its code is loaded from REPO_DIR, never copied here, e.g.
 
     mkdir -p /tmp/mcl_ref
     git --git-dir=<MCL mirror> archive HEAD losses | tar -x -C /tmp/mcl_ref
@@ -387,7 +389,7 @@ def _fmt_values(values):
 
 
 def _row(case, impl, res):
-    return (f'{case:<17}{impl:<11}{statistics.median(res["times"]):9.3f}'
+    return (f'{case:<17}{impl:<13}{statistics.median(res["times"]):9.3f}'
             f'{statistics.median(res["cpu_times"]):9.3f}{res["peak"] / 2**20:10.1f}'
             f'{statistics.median(res["sampling"]):10.3f}'
             f'{statistics.median(res["faults"]):9.0f}  {_fmt_values(res["values"])}')
@@ -417,7 +419,7 @@ def _compare_round(case, results, records, rnd):
     records.append(dict(case=case, round=rnd, time_ratio=t_ratio, cpu_ratio=c_ratio,
                         memory_ratio=m_ratio, diffs=diffs, ok=ok))
     m_text = f'{m_ratio:10.3f}' if m_ratio is not None else f'{"n/a":>10}'
-    print(f'{case:<17}{"ours/ref":<11}{t_ratio:9.3f}{c_ratio:9.3f}{m_text}{"":19}'
+    print(f'{case:<17}{"ours/ref":<13}{t_ratio:9.3f}{c_ratio:9.3f}{m_text}{"":19}'
           f'  max rel. value diff {max(diffs.values()):.1e} '
           f'{"OK" if ok else "MISMATCH"}{soft}', flush=True)
     return (t_ratio, c_ratio, m_ratio), ok
@@ -466,7 +468,7 @@ def main():
               'gets the features at the pixels our sampler draws (positions drawn in set-up), '
               'VCL and ICL checked; its soft terms keep the diagonal (a pixel against itself) '
               'and ours leave it out: checked against the reference with the diagonal masked')
-    header = (f'{"case":<17}{"impl":<11}{"time":>9}{"cpu":>9}{"memory":>10}{"sampling":>10}'
+    header = (f'{"case":<17}{"impl":<13}{"time":>9}{"cpu":>9}{"memory":>10}{"sampling":>10}'
               f'{"faults":>9}  values')
     print(header)
     print('-' * len(header))
@@ -497,7 +499,7 @@ def main():
             records.append(dict(case=case, rounds=len(rounds), time_ratio=medians[0],
                                 cpu_ratio=medians[1], memory_ratio=medians[2]))
             m_text = f'{medians[2]:10.3f}' if medians[2] is not None else f'{"n/a":>10}'
-            print(f'{case:<17}{"median":<11}{medians[0]:9.3f}{medians[1]:9.3f}{m_text}'
+            print(f'{case:<17}{"median":<13}{medians[0]:9.3f}{medians[1]:9.3f}{m_text}'
                   f'  of {len(rounds)} rounds (time ratios '
                   f'{", ".join(f"{r[0]:.3f}" for r in rounds)})', flush=True)
     load = os.getloadavg()

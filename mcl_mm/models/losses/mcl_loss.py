@@ -83,7 +83,6 @@ import torch
 import torch.nn.functional as F
 from mmengine import dist
 from torch import Tensor, nn
-from torch.autograd.function import once_differentiable
 
 from mcl_mm.models.losses.utils import nearest_labels
 from mcl_mm.registry import MODELS
@@ -163,10 +162,18 @@ class _CohortTerms(torch.autograd.Function):
                 kl: Sequence[Tuple[int, int, int, float]], *mats: Tensor) -> Tensor:
         out = mats[0].new_zeros(4)
         ctx.scale, ctx.num_mats = scale, len(mats)
-        # ctx.sup: (matrix, term, softmax, per-row weight, positives, 1 / their number);
-        # ctx.kl: (student, term, softmax of the student, of the teacher, per-row weight)
-        ctx.sup, ctx.kl = [], []
+        # ctx.sup: (matrix, term, then the places in ``saved`` of its softmax, per-row weight,
+        # positives and 1 / their number); ctx.kl: (student, term, then those of the
+        # student's softmax, the teacher's and the per-row weight). Saved through
+        # save_for_backward: freed by backward, seen by saved-tensor hooks.
+        ctx.sup, ctx.kl, saved = [], [], []
+
+        def keep(*tensors: Tensor) -> List[int]:
+            saved.extend(tensors)
+            return list(range(len(saved) - len(tensors), len(saved)))
+
         if mats[0].shape[0] == 0:  # no rows (e.g. no pixel sampled): every term is 0
+            ctx.save_for_backward()
             return out
         scratch = mats[0].new_empty(max(m.numel() for m in mats))
 
@@ -186,7 +193,7 @@ class _CohortTerms(torch.autograd.Function):
             has_pos = (e.num_pos > 0).to(p.dtype)
             weight = has_pos * (count / has_pos.sum().clamp_min(1))
             out[term] += (rows * weight).sum()
-            ctx.sup.append((m, term, p, weight, e.pos, 1. / e.num_pos.clamp_min(1)))
+            ctx.sup.append((m, term, *keep(p, weight, e.pos, 1. / e.num_pos.clamp_min(1))))
         soft = {m: softmax_lse(m, scale / T) for m in sorted({k for s, t, *_ in kl
                                                               for k in (s, t)})}
         for s, t, term, count in kl:
@@ -195,12 +202,20 @@ class _CohortTerms(torch.autograd.Function):
                     - lse_t + lse_s)
             weight = entries[s].nonempty * (count * T * T / mats[s].shape[0])
             out[term] += (rows * weight).sum()
-            ctx.kl.append((s, term, p_s, p_t, weight / T))
+            ctx.kl.append((s, term, *keep(p_s, p_t, weight / T)))
+        ctx.save_for_backward(*saved)
         return out
 
     @staticmethod
-    @once_differentiable
     def backward(ctx, grad_out: Tensor):
+        # grad mode is on in backward only with create_graph=True (not once_differentiable:
+        # it would run this under no_grad and let a constant gradient pass silently)
+        if torch.is_grad_enabled():
+            raise RuntimeError(
+                'MCLLoss has no second-order gradients (its terms are one autograd function '
+                'with an analytic first-order backward): call backward / autograd.grad '
+                'without create_graph=True through the MCL losses')
+        saved = ctx.saved_tensors
         grads = [None] * ctx.num_mats
         go = grad_out * ctx.scale  # 0-dim factors: no device sync
 
@@ -210,11 +225,13 @@ class _CohortTerms(torch.autograd.Function):
             else:
                 grads[m].addcmul_(p, row_weight[:, None])
 
-        for m, term, p, weight, pos, inv_num_pos in ctx.sup:
+        for m, term, *places in ctx.sup:
+            p, weight, pos, inv_num_pos = (saved[i] for i in places)
             weight = weight * go[term]
             add(m, p, weight)
             grads[m].addcmul_(pos, (-weight * inv_num_pos)[:, None])
-        for s, term, p_s, p_t, weight in ctx.kl:
+        for s, term, *places in ctx.kl:
+            p_s, p_t, weight = (saved[i] for i in places)
             weight = weight * go[term]
             add(s, p_s, weight)
             grads[s].addcmul_(p_t, -weight[:, None])
@@ -224,7 +241,7 @@ class _CohortTerms(torch.autograd.Function):
 
 class _Gram(torch.autograd.Function):
     """``e e^T`` (R, R) of (R, D) rows; its backward ``(G + G^T) e`` is one product where
-    autograd's would be two."""
+    autograd's would be two (and differentiable again)."""
 
     @staticmethod
     def forward(ctx, e: Tensor) -> Tensor:
@@ -232,7 +249,6 @@ class _Gram(torch.autograd.Function):
         return e @ e.t()
 
     @staticmethod
-    @once_differentiable
     def backward(ctx, grad: Tensor) -> Tensor:
         (e, ) = ctx.saved_tensors
         return (grad + grad.t()) @ e
