@@ -61,7 +61,8 @@ it frees (``MALLOC_TRIM_THRESHOLD_``, ``MALLOC_MMAP_THRESHOLD_`` set high), whic
 loss code without them. (glibc 2.36 here takes a 1 GiB mmap threshold; a glibc that caps it at
 32 MiB ignores it and, the trimming setting having fixed the threshold, maps every block above
 128 KiB anew: the faults column then shows more faults, not 0.) On CPU the reference is
-patched minimally: ``torch.Tensor.cuda`` is a no-op. Its code is loaded from REPO_DIR, never copied here, e.g.
+patched minimally: ``torch.Tensor.cuda`` is a no-op. Its code is loaded from REPO_DIR, never
+copied here, e.g.
 
     mkdir -p /tmp/mcl_ref
     git --git-dir=<MCL mirror> archive HEAD losses | tar -x -C /tmp/mcl_ref
