@@ -189,11 +189,12 @@ class _CohortTerms(torch.autograd.Function):
         for m, term, count in sup:
             e = entries[m]
             p, lse = softmax_lse(m, scale)
-            rows = lse - row_dot(e.pos, mats[m]) * (scale / e.num_pos.clamp_min(1))
+            inv_num_pos = 1. / e.num_pos.clamp_min(1)
+            rows = lse - row_dot(e.pos, mats[m]) * (scale * inv_num_pos)
             has_pos = (e.num_pos > 0).to(p.dtype)
             weight = has_pos * (count / has_pos.sum().clamp_min(1))
             out[term] += (rows * weight).sum()
-            ctx.sup.append((m, term, *keep(p, weight, e.pos, 1. / e.num_pos.clamp_min(1))))
+            ctx.sup.append((m, term, *keep(p, weight, e.pos, inv_num_pos)))
         soft = {m: softmax_lse(m, scale / T) for m in sorted({k for s, t, *_ in kl
                                                               for k in (s, t)})}
         for s, t, term, count in kl:
@@ -576,22 +577,17 @@ class MCLLoss(nn.Module):
         mats, entries, sup, kl = [], [], [], []
         intra_entries = None
         if intra_masks is not None and (weights['vcl'] or weights['soft_vcl']):
-            first = intra(views[0])
-            intra_entries = _entries(*intra_masks, first.dtype)
-            index = {}
-            for v in views:
-                index[v] = len(mats)
-                mats.append(first if v == views[0] else intra(v))
-                entries.append(intra_entries)
+            index = {v: len(mats) + n for n, v in enumerate(views)}
+            mats += [intra(v) for v in views]
+            intra_entries = _entries(*intra_masks, mats[-1].dtype)
+            entries += [intra_entries] * len(views)
             if weights['vcl']:
                 sup += [(index[v], 0, vcl_count[v[0]]) for v in views]
             if weights['soft_vcl']:
                 kl += [(index[v], index[w], 1, pair_count) for v, w in pairs]
         if weights['icl'] or weights['soft_icl']:
-            index = {}
-            for v, w in pairs:
-                index[v, w] = len(mats)
-                mats.append(inter(v, w))
+            index = {pair: len(mats) + n for n, pair in enumerate(pairs)}
+            mats += [inter(v, w) for v, w in pairs]
             # the in-batch form with labels passes the same masks for both
             inter_entries = (intra_entries if intra_entries is not None
                              and inter_masks is intra_masks else
