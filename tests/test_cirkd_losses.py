@@ -652,3 +652,26 @@ def test_loss_benchmark_runs_with_competitors(tmp_path):
     assert [r['round'] for r in records] == [1, 2]
     assert records[0]['threads'] == 2 and records[0]['competitor_cpu'][0] > 0
     assert records[0]['times'][0] > 0 and records[0]['cpu_times'][0] > 0
+
+
+@pytest.mark.slow
+def test_loss_benchmark_alternates_a_switch(tmp_path):
+    """tools/benchmark_cirkd.py --alternate: one process, the passes alternating between the
+    two settings of the switch, the median of the paired ratios; refused with --reference."""
+    import json
+    import subprocess
+    import sys
+
+    from conftest import REPO
+    cmd = [sys.executable, 'tools/benchmark_cirkd.py', '--shapes', 'tiny', '--items', 'memory',
+           '--repeats', '3', '--threads', '1', '--alternate', 'MCL_MM_ONEDNN_GEMM']
+    out = subprocess.run(cmd + ['--json', str(tmp_path / 'b.json')], cwd=REPO,
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert 'tiny memory: median ratio MCL_MM_ONEDNN_GEMM=1 / MCL_MM_ONEDNN_GEMM=0' in out.stdout
+    (record, ) = json.loads((tmp_path / 'b.json').read_text())
+    assert len(record['times']) == len(record['times_off']) == 3
+    assert record['ratio'] > 0 and set(record['values']) == {'memory_pixel', 'memory_region'}
+    out = subprocess.run(cmd + ['--reference', str(tmp_path)], cwd=REPO, capture_output=True,
+                         text=True, timeout=600)
+    assert out.returncode == 2 and 'neither --reference nor --rounds' in out.stderr

@@ -187,3 +187,57 @@ def test_no_compiler_falls_back_to_torch_passes(monkeypatch, fresh_build):
 def test_disabled_by_environment(monkeypatch):
     monkeypatch.setenv('MCL_MM_NATIVE_KERNELS', '0')
     assert native.kernels() is None and native.usable(torch.zeros(1)) is None
+
+
+@pytest.fixture
+def fresh_gemm(monkeypatch):
+    """native.gemm_nt's oneDNN probe not yet run; restored afterwards."""
+    monkeypatch.setattr(native, '_state', {})
+    monkeypatch.delenv('MCL_MM_ONEDNN_GEMM', raising=False)
+
+
+@pytest.mark.skipif(not torch.backends.mkldnn.is_available(), reason='torch without oneDNN')
+def test_gemm_nt_through_onednn_equals_mm(monkeypatch, fresh_gemm):
+    """Float32 like torch.mm (not bitwise: another summation order), on row slices of larger
+    matrices as the kernels pass them; the probe leaves the global generator alone."""
+    state = torch.get_rng_state()
+    assert native.onednn_gemm()
+    assert torch.equal(torch.get_rng_state(), state)
+    x, y = unit(40, 24, seed=8), unit(70, 24, seed=9)
+    for rows, cols in ((slice(0, 40), slice(0, 70)), (slice(3, 16), slice(50, 67))):
+        out = native.gemm_nt(x[rows], y[cols])
+        expect = x[rows].double() @ y[cols].double().t()
+        assert out.dtype == torch.float32 and out.is_contiguous()
+        torch.testing.assert_close(out.double(), expect, rtol=0, atol=1e-6)
+    monkeypatch.setenv('MCL_MM_ONEDNN_GEMM', '0')
+    assert not native.onednn_gemm()
+    assert torch.equal(native.gemm_nt(x[3:16], y[50:67]), torch.mm(x[3:16], y[50:67].t()))
+
+
+def test_gemm_nt_falls_back_to_mm(monkeypatch, fresh_gemm):
+    """A torch whose oneDNN op is missing or fails: torch.mm, decided once."""
+    def broken(*args):
+        raise RuntimeError('no oneDNN here')
+
+    monkeypatch.setattr(torch.ops.mkldnn, '_linear_pointwise', broken)
+    assert not native.onednn_gemm()
+    x, y = unit(5, 4, seed=10), unit(6, 4, seed=11)
+    assert torch.equal(native.gemm_nt(x, y), torch.mm(x, y.t()))
+
+
+def test_losses_agree_with_and_without_onednn(monkeypatch, fresh_gemm):
+    g = torch.Generator().manual_seed(12)
+    a = torch.randn(2, 16, 9, 11, generator=g, requires_grad=True)
+    b = torch.randn(2, 24, 9, 11, generator=g)
+    s, t, neg = unit(11, 8, seed=4), unit(11, 8, seed=5), unit(9 + 6, 8, seed=6)
+    out = {}
+    for enabled in ('1', '0'):
+        monkeypatch.setenv('MCL_MM_ONEDNN_GEMM', enabled)
+        loss = CrossImagePixelLoss(0.1, block_rows=16, block_cols=50)(a, b)
+        x = s.clone().requires_grad_()
+        losses = _AnchorRelationKL.apply(x, t, neg, (9, 6), 0.1, 1.0, 4, True)
+        out[enabled] = (loss, torch.autograd.grad(loss, a)[0], losses,
+                        torch.autograd.grad(losses.sum(), x)[0])
+    for with_onednn, with_mm in zip(out['1'], out['0']):  # losses, gradients
+        atol = 1e-6 * with_mm.abs().max().item() if with_mm.dim() else 0.0
+        torch.testing.assert_close(with_onednn, with_mm, rtol=2e-6, atol=atol)

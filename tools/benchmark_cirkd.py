@@ -3,7 +3,7 @@ the authors' implementation, optionally with competing processes on the cores.
 
     python tools/benchmark_cirkd.py [--repeats 3] [--shapes cityscapes small tiny]
         [--items stack pixel_kd cross_image memory] [--reference REPO_DIR] [--threads N]
-        [--compete [P]] [--rounds R] [--json PATH]
+        [--compete [P]] [--rounds R] [--alternate VAR] [--json PATH]
 
 Shapes: ``cityscapes`` is DeepLabV3-R18 student / R101 teacher at 512x1024 crops
 (B=2, student 128 channels, teacher 256 channels, 64x128 features, 19 classes, labels
@@ -36,14 +36,20 @@ identity. The memory module gets the same queues and projection head as ours, an
 ``torch.randperm`` draws from a copy of our module's generator; ours then runs with
 ``sample_within_class=False`` (the reference's pixel sampling), so all values must agree.
 
-On CPU our float32 tiles use the fused C passes of ``mcl_mm/models/losses/native.py`` (the
-header says whether they are on); ``MCL_MM_NATIVE_KERNELS=0`` measures the torch passes
-instead.
+On CPU our float32 tiles use the fused C passes of ``mcl_mm/models/losses/native.py`` and
+oneDNN's GEMM (the header says whether each is on); ``MCL_MM_NATIVE_KERNELS=0`` measures the
+torch passes instead, ``MCL_MM_ONEDNN_GEMM=0`` ``torch.mm``.
 
 ``--rounds R`` measures each implementation R times, alternating the order (ours, reference,
 reference, ours, ...), and prints the ratio of each round and their median: this machine's
 speed drifts by 10-30% over minutes (measured: the memory loss alone took 2.4-3.6 s in four
 runs within ten minutes), and the alternation gives the drift to both implementations alike.
+
+``--alternate VAR`` (ours only) compares two settings of an environment switch that the
+losses read at every call, ``MCL_MM_ONEDNN_GEMM`` or ``MCL_MM_NATIVE_KERNELS``, within one
+process: after an untimed pass with each, its passes alternate between ``VAR=0`` and
+``VAR=1`` (order 0 1 1 0 0 1 ...), so the machine's drift weighs on both; ``--repeats``
+passes each, and the median of the paired ratios (1 over 0) is printed.
 
 ``--json PATH`` writes every result (times, CPU times, peaks, values, ratios) to PATH.
 """
@@ -70,6 +76,8 @@ SHAPES = dict(
               memory=dict(pixel_memory_size=64, region_memory_size=16, pixel_contrast_size=40,
                           region_contrast_size=10)))
 ITEMS = ('stack', 'pixel_kd', 'cross_image', 'memory')
+# environment switches the losses read at every call (--alternate)
+ALTERNATE = ('MCL_MM_ONEDNN_GEMM', 'MCL_MM_NATIVE_KERNELS')
 WEIGHTS = dict(pixel_kd=1.0, cross_image=1.0, memory_pixel=0.1, memory_region=0.1)
 # the warm-up pass (first-use costs: code pages, thread pools) before the measurements
 WARMUP_SHAPE = dict(B=2, Cs=128, Ct=256, h=8, w=8, K=19, stride=8)
@@ -226,28 +234,65 @@ def worker(spec):
         base = torch.cuda.memory_allocated()
     else:
         base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    times, cpu_times, first = [], [], None
-    for _ in range(spec['repeats']):
-        x['preds_S'].grad = x['feat_S'].grad = None
-        if cuda:
-            torch.cuda.synchronize()
-        t0, c0 = time.perf_counter(), time.process_time()
-        values = run(x)
-        total = sum(WEIGHTS[k] * v for k, v in values.items())
-        total.backward()
-        if cuda:
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - t0)
-        cpu_times.append(time.process_time() - c0)
-        if first is None:
-            first = {k: v.item() for k, v in values.items()}
-        del values, total
+    variable = spec.get('alternate')
+    settings = ('0', '1') if variable else (None, )
+    for setting in settings if variable else ():  # an untimed pass with each setting first
+        os.environ[variable] = setting
+        sum(WEIGHTS[k] * v for k, v in run(x).items()).backward()
+    times, cpu_times, first = {v: [] for v in settings}, {v: [] for v in settings}, None
+    for rep in range(spec['repeats']):
+        for setting in settings if rep % 2 == 0 else settings[::-1]:
+            if variable:
+                os.environ[variable] = setting
+            x['preds_S'].grad = x['feat_S'].grad = None
+            if cuda:
+                torch.cuda.synchronize()
+            t0, c0 = time.perf_counter(), time.process_time()
+            values = run(x)
+            total = sum(WEIGHTS[k] * v for k, v in values.items())
+            total.backward()
+            if cuda:
+                torch.cuda.synchronize()
+            times[setting].append(time.perf_counter() - t0)
+            cpu_times[setting].append(time.process_time() - c0)
+            if first is None:
+                first = {k: v.item() for k, v in values.items()}
+            del values, total
     if cuda:
         peak = torch.cuda.max_memory_allocated() - base
     else:
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - base
-    print(json.dumps(dict(times=times, cpu_times=cpu_times, peak=peak, values=first,
-                          threads=torch.get_num_threads())))
+    result = dict(times=times[None], cpu_times=cpu_times[None]) if not variable else dict(
+        times=times['1'], cpu_times=cpu_times['1'], times_off=times['0'],
+        cpu_times_off=cpu_times['0'])
+    print(json.dumps(dict(result, peak=peak, values=first, threads=torch.get_num_threads())))
+
+
+def alternate(args):
+    """--alternate VAR: per (shape, item), one worker alternating VAR=0 and VAR=1."""
+    import torch
+    device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
+    var = args.alternate
+    print(f'device {device}, threads {args.threads or torch.get_num_threads()}, '
+          f'{args.repeats} passes with {var}=0 and with {var}=1, alternating in one process, '
+          f'load average {os.getloadavg()[0]:.2f}; time: wall seconds of forward + backward')
+    records = []
+    for shape in args.shapes:
+        for item in args.items:
+            spec = dict(impl='ours', item=item, shape=shape, device=device,
+                        repeats=args.repeats, threads=args.threads, reference=None,
+                        reference_sampling=False, alternate=var)
+            res = run_worker(__file__, spec, args.compete)
+            ratio = statistics.median(on / off for on, off in zip(res['times'],
+                                                                  res['times_off']))
+            records.append(dict(spec, **res, ratio=ratio))
+            print(f'{shape} {item}: {var}=0 ' + ', '.join(f'{t:.3f}' for t in res['times_off'])
+                  + f' s; {var}=1 ' + ', '.join(f'{t:.3f}' for t in res['times']) + ' s')
+            print(f'{shape} {item}: median ratio {var}=1 / {var}=0 {ratio:.3f} '
+                  f'(of {len(res["times"])} pairs)', flush=True)
+    if args.json:
+        with open(args.json, 'w') as f:
+            json.dump(records, f, indent=1)
 
 
 def main():
@@ -264,6 +309,9 @@ def main():
     parser.add_argument('--rounds', type=int, default=1,
                         help='measure each implementation R times, alternating (ABBA); with '
                         '--reference the median of the rounds\' ratios is printed')
+    parser.add_argument('--alternate', metavar='VAR', choices=ALTERNATE,
+                        help='ours only: alternate the passes between VAR=0 and VAR=1 in one '
+                        'process and print the median ratio of the paired times (1 over 0)')
     parser.add_argument('--json', metavar='PATH', help='write every result to PATH')
     parser.add_argument('--worker', help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -271,6 +319,11 @@ def main():
         return worker(json.loads(args.worker))
     if args.rounds < 1:
         parser.error(f'--rounds must be >= 1, got {args.rounds}')
+    if args.alternate and (args.reference or args.rounds > 1):
+        parser.error('--alternate compares two settings of ours in one process: it takes '
+                     'neither --reference nor --rounds')
+    if args.alternate:
+        return alternate(args)
 
     import torch
     device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
@@ -285,6 +338,8 @@ def main():
         print('fused C tile passes (mcl_mm/models/losses/native.py): ' + (
             'on' if native.kernels() is not None else
             'off (MCL_MM_NATIVE_KERNELS=0 or no C compiler): torch operations'))
+        print('their GEMMs: ' + ('oneDNN' if native.onednn_gemm() else
+                                 'torch.mm (MCL_MM_ONEDNN_GEMM=0 or no oneDNN op)'))
     if args.reference:
         print('ours runs with sample_within_class=False (the reference pixel sampling), so '
               'values can agree')

@@ -33,7 +33,8 @@ are deterministic for a given thread count and tile size. On CUDA the tiles run 
 other, larger. The tile size is chosen at run time from the problem size and the free memory
 (:func:`_tile_budget`), or set by the losses' ``block_rows`` / ``block_cols``.
 
-Fused passes (CPU, float32): a tile's GEMMs write raw dot products, and one C pass
+Fused passes (CPU, float32): a tile's GEMMs (:func:`native.gemm_nt`, oneDNN's where torch has
+it) give raw dot products, and one C pass
 (:mod:`mcl_mm.models.losses.native`, compiled on first use) turns them into the softmax sums
 (forward) or the gradient weights (backward), instead of six torch passes over the tile
 (bias copy, difference, ``exp``, product, row and column sums). Without a C compiler, or with
@@ -348,8 +349,8 @@ class _CrossImageRelationKL(torch.autograd.Function):
 
         def work(w: int, part: List[int]) -> None:
             acc = stats[w]
-            if lib is not None:  # fused: two planes of raw products and the tile's sums
-                buf, sums = A.new_empty(2 * rows * cols), A.new_empty(3 * (B * rows + cols))
+            if lib is not None:  # fused: the tile's sums (its two planes from native.gemm_nt)
+                sums = A.new_empty(3 * (B * rows + cols))
             else:  # torch: exp(S), exp(T), exp(T) (T - S)
                 buf = A.new_empty(3 * rows * cols)
             for k in part:
@@ -357,9 +358,8 @@ class _CrossImageRelationKL(torch.autograd.Function):
                 r, c, i = g1 - g0, c1 - c0, g0 // N
                 j, n = _segments(c0, c1, N)  # the columns: images j..j+n-1 or part of one
                 if lib is not None:
-                    tile = buf[:2 * r * c].view(2, r, c)
-                    torch.mm(A[g0:g1], A[c0:c1].t(), out=tile[0])
-                    torch.mm(Bt[g0:g1], Bt[c0:c1].t(), out=tile[1])
+                    tile = (native.gemm_nt(A[g0:g1], A[c0:c1]),
+                            native.gemm_nt(Bt[g0:g1], Bt[c0:c1]))
                     row_sums = sums[:3 * n * r].view(3, n, r)
                     col_sums = sums[3 * n * r:3 * (n * r + c)].view(3, c)
                     native.tile_stats(lib, tile[0], tile[1], c // n, inv_tau, row_sums, col_sums)
@@ -375,6 +375,7 @@ class _CrossImageRelationKL(torch.autograd.Function):
                 acc[:, j:j + n, g0:g1] += row_sums
                 # the transposed tile: rows c0:c1 of pair (j, i), the diagonal square aside
                 acc[:, i, c0 + square:c1] += col_sums[:, square:]
+                tile = None  # freed before the next tile's planes are allocated
 
         _run_workers(work, parts)
         sum_S, sum_T, wdiff = _sum_in_order(stats)
@@ -405,7 +406,7 @@ class _CrossImageRelationKL(torch.autograd.Function):
 
         def work(w: int, part: List[int]) -> None:
             grad = grads[w]
-            buf = A.new_empty((2 if lib is not None else 4) * rows * cols)
+            buf = A.new_empty(4 * rows * cols) if lib is None else None
             for k in part:
                 g0, g1, c0, c1, square = tiles[k]
                 r, c, i = g1 - g0, c1 - c0, g0 // N
@@ -416,14 +417,13 @@ class _CrossImageRelationKL(torch.autograd.Function):
                 u_cols = u[:, i, c0:c1]
                 if square:
                     u_cols = torch.cat([u_cols.new_zeros(2, square), u_cols[:, square:]], 1)
-                tile = buf[:2 * r * c].view(2, r, c)
                 if lib is not None:
-                    torch.mm(A[g0:g1], A[c0:c1].t(), out=tile[0])
-                    torch.mm(Bt[g0:g1], Bt[c0:c1].t(), out=tile[1])
+                    tile = (native.gemm_nt(A[g0:g1], A[c0:c1]),
+                            native.gemm_nt(Bt[g0:g1], Bt[c0:c1]))
                     h = native.tile_weights(lib, tile[0], tile[1], c // n, inv_tau,
                                             u_rows.contiguous(), u_cols.contiguous())
                 else:
-                    weight = buf[2 * r * c:4 * r * c].view(2, r, c)
+                    tile, weight = buf[:4 * r * c].view(2, 2, r, c)
                     _shifted_logits(A[g0:g1], A[c0:c1], inv_tau, out=tile[0])
                     _shifted_logits(Bt[g0:g1], Bt[c0:c1], inv_tau, out=tile[1])
                     tile.exp_()  # exp(S), exp(T)
@@ -434,6 +434,7 @@ class _CrossImageRelationKL(torch.autograd.Function):
                 # S = A A^T: dA[rows] += H A[cols], dA[cols] += H^T A[rows]
                 grad[g0:g1].addmm_(h, A[c0:c1])
                 grad[c0:c1].addmm_(h.t(), A[g0:g1])
+                tile = h = None  # freed before the next tile's planes are allocated
 
         _run_workers(work, parts)
         grad = _sum_in_order(grads).view(B, N, Cs)
@@ -560,7 +561,8 @@ class _AnchorRelationKL(torch.autograd.Function):
         grad_scale = kd_T * kd_T * inv_tau / M
 
         def work(w: int, part: List[int]) -> None:
-            buf = s32.new_empty(planes * block * K)
+            # the torch passes' planes (the fused passes' come from native.gemm_nt)
+            buf = s32.new_empty(planes * block * K) if lib is None else None
             if lib is not None:  # the fused passes' per-anchor and per-negative (unused) sums
                 sums, neg_sums = s32.new_empty(3 * block), s32.new_empty(3 * K)
                 zeros = s32.new_zeros(2 * K)  # the negatives' weights
@@ -568,18 +570,17 @@ class _AnchorRelationKL(torch.autograd.Function):
                 r0 = starts[k]
                 r1 = min(r0 + block, M)
                 r = r1 - r0
-                # transposed: exp(s), exp(t), exp(t) (t - s) (torch), raw products (fused)
-                tile = buf[:planes * K * r].view(planes, K, r)
+                # transposed: raw products (fused), exp(s), exp(t), exp(t) (t - s) (torch)
                 if lib is not None:
-                    torch.mm(n32, s32[r0:r1].t(), out=tile[0])
-                    torch.mm(n32, t32[r0:r1].t(), out=tile[1])
+                    tile = native.gemm_nt(n32, s32[r0:r1]), native.gemm_nt(n32, t32[r0:r1])
                     for g in range(G):
                         k0, k1 = bounds[g], bounds[g + 1]
-                        native.tile_stats(lib, tile[0, k0:k1], tile[1, k0:k1], r, inv_tau,
+                        native.tile_stats(lib, tile[0][k0:k1], tile[1][k0:k1], r, inv_tau,
                                           neg_sums[:3 * (k1 - k0)].view(3, 1, k1 - k0),
                                           sums[:3 * r].view(3, r))
                         stats[:, g, r0:r1] = sums[:3 * r].view(3, r)
                 else:
+                    tile = buf[:planes * K * r].view(planes, K, r)
                     _shifted_logits(n32, s32[r0:r1], inv_tau, out=tile[0])
                     _shifted_logits(n32, t32[r0:r1], inv_tau, out=tile[1])
                     torch.sub(tile[1], tile[0], out=tile[2])
@@ -593,7 +594,7 @@ class _AnchorRelationKL(torch.autograd.Function):
                     for g in range(G):
                         k0, k1 = bounds[g], bounds[g + 1]
                         if lib is not None:
-                            native.tile_weights(lib, tile[0, k0:k1], tile[1, k0:k1], r, inv_tau,
+                            native.tile_weights(lib, tile[0][k0:k1], tile[1][k0:k1], r, inv_tau,
                                                 zeros[:2 * (k1 - k0)].view(2, 1, k1 - k0),
                                                 u[:, g].contiguous())
                         else:
@@ -602,6 +603,7 @@ class _AnchorRelationKL(torch.autograd.Function):
                     for g in range(G):
                         torch.mm(q_minus_p[bounds[g]:bounds[g + 1]].t(),
                                  n32[bounds[g]:bounds[g + 1]], out=grads[g, r0:r1])
+                tile = q_minus_p = None  # freed before the next block's planes are allocated
 
         _run_workers(work, parts)
         sum_S, sum_T, wdiff = stats
