@@ -144,7 +144,7 @@ def gemm_nt(x: Tensor, y: Tensor) -> Tensor:
     Through oneDNN's GEMM where :func:`onednn_gemm` allows (the op torch's CPU compiler uses
     for linear layers; full float32, like ``torch.mm``): at the relation tiles' shapes it ran
     faster on the 2-core EPYC than MKL's sgemm behind ``torch.mm`` (the CIRKD loss stack
-    0.956x the time at 1 thread, 0.864x at 2; configs/cirkd/README.md). Else ``torch.mm``.
+    0.974x the time at 1 thread, 0.868x at 2; configs/cirkd/README.md). Else ``torch.mm``.
     """
     if onednn_gemm():
         return torch.ops.mkldnn._linear_pointwise(x, y, None, 'none', [], '')
