@@ -196,7 +196,9 @@ def fresh_gemm(monkeypatch):
     monkeypatch.delenv('MCL_MM_ONEDNN_GEMM', raising=False)
 
 
-@pytest.mark.skipif(not torch.backends.mkldnn.is_available(), reason='torch without oneDNN')
+@pytest.mark.skipif(not (torch.backends.mkldnn.is_available()
+                         and hasattr(torch.ops.mkldnn, '_linear_pointwise')),
+                    reason="torch without oneDNN's linear op (the fallback is tested below)")
 def test_gemm_nt_through_onednn_equals_mm(monkeypatch, fresh_gemm):
     """Float32 like torch.mm (not bitwise: another summation order), on row slices of larger
     matrices as the kernels pass them; the probe leaves the global generator alone."""
