@@ -236,42 +236,46 @@ def worker(spec):
         base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     variable = spec.get('alternate')
     settings = ('0', '1') if variable else (None, )
+
+    def step(setting):
+        """One forward + backward with ``variable=setting`` -> (values, wall s, CPU s)."""
+        if variable:
+            os.environ[variable] = setting
+        x['preds_S'].grad = x['feat_S'].grad = None
+        if cuda:
+            torch.cuda.synchronize()
+        t0, c0 = time.perf_counter(), time.process_time()
+        values = run(x)
+        sum(WEIGHTS[k] * v for k, v in values.items()).backward()
+        if cuda:
+            torch.cuda.synchronize()
+        return values, time.perf_counter() - t0, time.process_time() - c0
+
     for setting in settings if variable else ():  # an untimed pass with each setting first
-        os.environ[variable] = setting
-        sum(WEIGHTS[k] * v for k, v in run(x).items()).backward()
+        step(setting)
     times, cpu_times, first = {v: [] for v in settings}, {v: [] for v in settings}, None
     for rep in range(spec['repeats']):
         for setting in settings if rep % 2 == 0 else settings[::-1]:
-            if variable:
-                os.environ[variable] = setting
-            x['preds_S'].grad = x['feat_S'].grad = None
-            if cuda:
-                torch.cuda.synchronize()
-            t0, c0 = time.perf_counter(), time.process_time()
-            values = run(x)
-            total = sum(WEIGHTS[k] * v for k, v in values.items())
-            total.backward()
-            if cuda:
-                torch.cuda.synchronize()
-            times[setting].append(time.perf_counter() - t0)
-            cpu_times[setting].append(time.process_time() - c0)
+            values, wall, cpu = step(setting)
+            times[setting].append(wall)
+            cpu_times[setting].append(cpu)
             if first is None:
                 first = {k: v.item() for k, v in values.items()}
-            del values, total
+            del values
     if cuda:
         peak = torch.cuda.max_memory_allocated() - base
     else:
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - base
-    result = dict(times=times[None], cpu_times=cpu_times[None]) if not variable else dict(
-        times=times['1'], cpu_times=cpu_times['1'], times_off=times['0'],
-        cpu_times_off=cpu_times['0'])
+    on = settings[-1]  # '1', or None without --alternate
+    result = dict(times=times[on], cpu_times=cpu_times[on])
+    if variable:
+        result.update(times_off=times['0'], cpu_times_off=cpu_times['0'])
     print(json.dumps(dict(result, peak=peak, values=first, threads=torch.get_num_threads())))
 
 
-def alternate(args):
+def alternate(args, device):
     """--alternate VAR: per (shape, item), one worker alternating VAR=0 and VAR=1."""
     import torch
-    device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
     var = args.alternate
     print(f'device {device}, threads {args.threads or torch.get_num_threads()}, '
           f'{args.repeats} passes with {var}=0 and with {var}=1, alternating in one process, '
@@ -322,11 +326,11 @@ def main():
     if args.alternate and (args.reference or args.rounds > 1):
         parser.error('--alternate compares two settings of ours in one process: it takes '
                      'neither --reference nor --rounds')
-    if args.alternate:
-        return alternate(args)
 
     import torch
     device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
+    if args.alternate:
+        return alternate(args, device)
     impls = ['ours'] + (['reference'] if args.reference else [])
     print(f'device {device}, torch {torch.__version__}, threads '
           f'{args.threads or torch.get_num_threads()}, {args.repeats} repeats, load average '
