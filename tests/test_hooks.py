@@ -88,3 +88,19 @@ def test_memory_size_must_match_the_training_set():
         ConsistencyCheckHook().before_train(runner)
     model.mcl_loss = MCLLoss([8, 8], memory=dict(num_samples=50, neg_k=4))
     ConsistencyCheckHook().before_train(runner)
+
+
+def test_finite_loss_hook_reads_graph_tensors_without_warning_and_names_the_bad_one():
+    import warnings
+    from types import SimpleNamespace
+
+    from mcl_mm.engine.hooks import FiniteLossHook
+    w = torch.ones(1, requires_grad=True)
+    outputs = dict(loss=(w * 2).sum(), loss_kd=(w * 0.5).sum(), acc=torch.tensor(1.0))
+    runner = SimpleNamespace(iter=4, work_dir='/nonexistent')
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')  # torch warns on float() of a tensor that needs grad
+        FiniteLossHook().after_train_iter(runner, 0, outputs=outputs)
+        outputs['loss_kd'] = (w * float('inf')).sum()
+        with pytest.raises(FloatingPointError, match=r'iteration 5: loss_kd=inf\. .*none'):
+            FiniteLossHook().after_train_iter(runner, 0, outputs=outputs)

@@ -1,6 +1,7 @@
 """Stop training at the first NaN or Inf loss, before it is saved."""
 import math
 
+import torch
 from mmengine.hooks import Hook
 from mmengine.runner.checkpoint import find_latest_checkpoint
 
@@ -20,8 +21,10 @@ class FiniteLossHook(Hook):
     priority = 'ABOVE_NORMAL'  # before CheckpointHook (VERY_LOW) and LoggerHook
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
-        bad = {name: float(value) for name, value in (outputs or {}).items()
-               if 'loss' in name and not math.isfinite(float(value))}
+        # the logged values are the graph's tensors (detached here: no autograd warning)
+        values = {name: float(value.detach() if isinstance(value, torch.Tensor) else value)
+                  for name, value in (outputs or {}).items() if 'loss' in name}
+        bad = {name: value for name, value in values.items() if not math.isfinite(value)}
         if not bad:
             return
         last = find_latest_checkpoint(runner.work_dir)
