@@ -1,6 +1,7 @@
 """``tools/train.py --amp`` on CPU for every method: a few steps under bfloat16 autocast
-(``mcl_mm.CPUAmpOptimWrapper``) with finite losses and weights. Tiny inputs: this
-CPU emulates bfloat16 convolutions (about 80 times slower than float32 here)."""
+(``mcl_mm.CPUAmpOptimWrapper``) with finite losses and weights; MCL in its segmentor,
+classifier, layer-wise and detector forms. Tiny inputs: CPUs without native bfloat16
+(AVX2 only) emulate bfloat16 convolutions (about 80 times slower than float32 there)."""
 import json
 
 import pytest
@@ -29,6 +30,19 @@ def _seg_small(data, size=(32, 64), members=None):
     return opts
 
 
+
+def _cls_small(data):
+    """cfg-options: the synthetic ImageNet-format set at 32x32, a memory of its 8 images."""
+    return [*[f'{s}_dataloader.dataset.data_root={data}' for s in ('train', 'val', 'test')],
+            *[f'{s}_dataloader.num_workers=0' for s in ('train', 'val', 'test')],
+            *[f'{s}_dataloader.persistent_workers=False' for s in ('train', 'val', 'test')],
+            'model.mcl_loss.memory.num_samples=8',
+            'train_cfg.max_epochs=1', 'train_dataloader.batch_size=4',
+            'train_dataloader.dataset.pipeline.1.scale=32',
+            'val_dataloader.dataset.pipeline.1.scale=32',
+            'val_dataloader.dataset.pipeline.2.crop_size=32']
+
+
 CASES = {
     'cirkd': ('configs/cirkd/deeplabv3-r18_to_deeplabv3-r18-half_synthetic-cityscapes.py', 'cityscapes',
               lambda d: _seg_small(d, members=['model.student', 'model.teacher']) + [
@@ -39,18 +53,18 @@ CASES = {
                 lambda d: _seg_small(d, members=['model.members.0', 'model.members.1']) + [
                     'train_cfg.max_iters=2', 'train_cfg.val_interval=2'],
                 ('loss_icl', 'loss_soft_icl', 'loss_mutual_kd')),
-    'mcl-cls': ('configs/mcl/resnet18x2_synthetic-imagenet.py', 'imagenet',
-                lambda d: [*[f'{s}_dataloader.dataset.data_root={d}'
-                             for s in ('train', 'val', 'test')],
-                           *[f'{s}_dataloader.num_workers=0' for s in ('train', 'val', 'test')],
-                           *[f'{s}_dataloader.persistent_workers=False'
-                             for s in ('train', 'val', 'test')],
-                           'model.mcl_loss.memory.num_samples=8',
-                           'train_cfg.max_epochs=1', 'train_dataloader.batch_size=4',
-                           'train_dataloader.dataset.pipeline.1.scale=32',
-                           'val_dataloader.dataset.pipeline.1.scale=32',
-                           'val_dataloader.dataset.pipeline.2.crop_size=32'],
+    'mcl-cls': ('configs/mcl/resnet18x2_synthetic-imagenet.py', 'imagenet', _cls_small,
                 ('loss_icl', 'loss_vcl', 'loss_soft_icl')),
+    # layer-wise MCL: auxiliary branches and their logit KD as well
+    'mcl-cls-lmcl': ('configs/mcl/resnet18x2_lmcl_synthetic-imagenet.py', 'imagenet',
+                     _cls_small, ('m0.loss_aux0', 'loss_lmcl_kd', 'loss_icl', 'loss_soft_vcl')),
+    'mcl-det': ('configs/mcl/retinanet-r18x2_synthetic-coco.py', 'coco_det',
+                lambda d: [*[f'{s}_dataloader.dataset.data_root={d}/'
+                             for s in ('train', 'val', 'test')],
+                           *[f'{s}_evaluator.metric.ann_file={d}/annotations/'
+                             'instances_val2017.json' for s in ('val', 'test')],
+                           'train_cfg.max_epochs=1', 'train_cfg.val_interval=2'],
+                ('m0.loss_cls', 'm1.loss_bbox', 'loss_icl', 'loss_soft_icl')),
     'hsjp': ('configs/hsjp/hsjp-2x2-res18_synthetic-coco.py', 'coco_pose',
              lambda d: [*[f'{s}_dataloader.dataset.data_root={d}/'
                           for s in ('train', 'val', 'test')],
