@@ -11,7 +11,7 @@ import torch.nn.functional as F
 
 from mcl_mm.models.losses import MCLLoss, MutualKDLoss
 from mcl_mm.models.losses.mcl_loss import (_bilinear_points, _CohortTerms, _entries, _Gram,
-                                           _last_occurrence, _stable_argsort)
+                                           _last_occurrence, _PointGather, _stable_argsort)
 from mcl_mm.registry import MODELS
 
 KEYS = ('vcl', 'soft_vcl', 'icl', 'soft_icl')
@@ -725,6 +725,30 @@ def test_memory_state_dict_round_trip():
 
 
 # ---------------------------------------------------------------- pixel sampling
+
+
+@pytest.mark.parametrize('channels_last', [False, True])
+def test_point_gather_equals_advanced_indexing(channels_last):
+    g = torch.Generator().manual_seed(0)
+    B, C, h, w = 3, 5, 4, 6
+    feat = torch.randn(B, C, h, w, generator=g, dtype=torch.float64)
+    if channels_last:
+        feat = feat.contiguous(memory_format=torch.channels_last)
+    # distinct points, ascending, none in image 1
+    picked = torch.tensor([0, 3, 7, 23, 2 * h * w + 1, 2 * h * w + 20])
+    batch, pos = picked // (h * w), picked % (h * w)
+    counts = tuple(torch.bincount(batch, minlength=B).tolist())
+    assert counts == (4, 0, 2)
+    feat.requires_grad_(True)
+    out = _PointGather.apply(feat, pos, counts)
+    ref = feat[batch, :, pos // w, pos % w]
+    assert out.shape == (6, C) and out.is_contiguous() and torch.equal(out, ref)
+    upstream = torch.randn(6, C, generator=g, dtype=torch.float64)
+    grad, = torch.autograd.grad(out, feat, upstream)
+    grad_ref, = torch.autograd.grad(ref, feat, upstream)
+    assert torch.equal(grad, grad_ref)
+    assert torch.autograd.gradcheck(lambda f: _PointGather.apply(f, pos, counts), (feat, ))
+    assert torch.autograd.gradgradcheck(lambda f: _PointGather.apply(f, pos, counts), (feat, ))
 
 
 def test_bilinear_points_match_interpolate():

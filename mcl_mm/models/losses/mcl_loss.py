@@ -283,6 +283,38 @@ def _stable_argsort(keys: Tensor, num_keys: int) -> Tensor:
     return torch.argsort(keys, stable=True)
 
 
+class _PointGather(torch.autograd.Function):
+    """``feat[batch, :, y, x]`` (M, C) at distinct points of (B, C, h, w) maps, the points
+    grouped by image: ``pos`` (M,) flat positions ``y * w + x``, the first ``counts[0]`` in
+    image 0, the next ``counts[1]`` in image 1, ...
+
+    Backward copies the points' gradients into the zero gradient with one ``index_copy_`` per
+    image (the points are distinct: nothing to accumulate) where advanced indexing's backward
+    runs an accumulating ``index_put_``. Torch profiler at the Cityscapes pixel case (608
+    points of (2, 128, 64, 128) maps, 1 thread, glibc not trimming): 2.6 ms against 3.25 ms
+    per feature map, the scatter 0.42 ms against 1.17 ms; the zero fill of the 8 MiB gradient
+    is most of the rest. The forward (one ``index_select`` along the pixels per image) costs
+    what indexing does: it waits on memory either way. The backward is made of differentiable
+    operations.
+    """
+
+    @staticmethod
+    def forward(ctx, feat: Tensor, pos: Tensor, counts: Tuple[int, ...]) -> Tensor:
+        ctx.save_for_backward(pos)
+        ctx.shape, ctx.counts = feat.shape, counts
+        flat = feat.flatten(2)  # (B, C, h·w)
+        return torch.cat([flat[i].index_select(1, p).t() for i, p in enumerate(pos.split(counts))])
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        (pos, ) = ctx.saved_tensors
+        B, C = ctx.shape[:2]
+        out = grad.new_zeros(B, C, ctx.shape[2:].numel())
+        for i, (p, g) in enumerate(zip(pos.split(ctx.counts), grad.split(ctx.counts))):
+            out[i].index_copy_(1, p, g.t().contiguous())
+        return out.view(ctx.shape), None, None
+
+
 def _bilinear_points(feat: Tensor, batch: Tensor, y: Tensor, x: Tensor,
                      size: Tuple[int, int]) -> Tensor:
     """Values of ``F.interpolate(feat, size, mode='bilinear', align_corners=False)`` at the
@@ -853,11 +885,15 @@ class MCLLoss(nn.Module):
         picked, labels = self._sample_pixel_positions(labels, size, self._step_generator())
         h, w = size
         batch, y, x = picked // (h * w), picked // w % h, picked % w
+        # picked ascends: the points come grouped by image
+        counts = tuple(torch.bincount(batch, minlength=views[0][-1].shape[0]).tolist())
+        pos = picked - batch * (h * w)
         out = []
         for member in views:
             out.append([
-                feat[batch, :, y, x] if tuple(feat.shape[2:]) == size else _bilinear_points(
-                    feat, batch, y, x, size) for feat in member
+                _PointGather.apply(feat, pos, counts)
+                if tuple(feat.shape[2:]) == size else _bilinear_points(feat, batch, y, x, size)
+                for feat in member
             ])
         return out, labels
 
