@@ -323,3 +323,25 @@ def test_teacher_precision_analysis_compares_with_float32(synthetic_data, tmp_pa
     diff = float(re.search(r'max (\S+), mean', out)[1])
     assert diff > 0, out
     assert 'float32 vs bfloat16, channels-last' in out
+    # the relation targets of the recorded feature moved too, by a finite amount
+    relation = float(re.search(r'input of decode_head.conv_seg, tau 0.1\): .* mean (\S+)',
+                               out)[1])
+    assert 0 < relation < float('inf'), out
+
+
+def test_relation_kl_of_the_precision_analysis():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        'teacher_precision', REPO / 'tools/analysis/teacher_precision.py')
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    g = torch.Generator().manual_seed(0)
+    ref = torch.randn(1, 6, 4, 5, generator=g, dtype=torch.float64)
+    out = ref + 0.01 * torch.randn(ref.shape, generator=g, dtype=torch.float64)
+    assert tool.relation_kl(ref, ref, 0.1, 7, torch.Generator().manual_seed(1)) == 0
+    got = tool.relation_kl(ref, out, 0.1, 20, torch.Generator().manual_seed(1))
+    # all 20 pixels as rows: the full relation maps, materialised
+    a, b = (torch.nn.functional.normalize(x[0].flatten(1).t(), dim=1) for x in (ref, out))
+    p, q = ((x @ x.t() / 0.1).softmax(1) for x in (a, b))
+    assert got == pytest.approx(float((p * (p.log() - q.log())).sum(1).mean()), rel=1e-9)
+    assert got > 0

@@ -2,6 +2,7 @@
 
     python tools/analysis/teacher_precision.py CONFIG CHECKPOINT [--dtype bfloat16]
         [--channels-last] [--data-root DIR] [--num-images N]
+        [--relation-input MODULE] [--tau TAU] [--relation-rows R]
 
 CONFIG is a segmentor config (the teacher's, e.g.
 ``configs/baselines/deeplabv3-r18_synthetic-cityscapes.py``) and CHECKPOINT its trained weights
@@ -12,6 +13,13 @@ distiller's teacher runs) twice: in float32 (the reference) and as
 memory format). Printed: the share of pixels whose predicted class agrees, the largest and
 mean absolute difference of the logits, the mean KL divergence between the two softmaxes
 (what logit KD at T = 1 would see), and the seconds of each forward.
+
+The relation targets of the CIRKD losses are printed too: the input of ``--relation-input``
+(default ``decode_head.conv_seg``, the feature the CIRKD configs record) is L2-normalised per
+pixel, and for ``--relation-rows`` pixels of each image (a fixed random choice) the softmax over
+all the image's pixels of their dot products divided by ``--tau`` (0.1, the configs'
+temperature) is compared: mean KL(float32 || reduced) per row, what the relation losses'
+targets move by.
 """
 import argparse
 import statistics
@@ -24,8 +32,19 @@ from mmengine.registry import DefaultScope
 from mmengine.runner import load_checkpoint
 
 import mcl_mm  # noqa: F401
+from mcl_mm.models.recorder import ModuleRecorder
 
 DTYPES = dict(bfloat16=torch.bfloat16, float16=torch.float16)
+
+
+def relation_kl(ref: torch.Tensor, out: torch.Tensor, tau: float, rows: int,
+                generator: torch.Generator) -> float:
+    """Mean KL(softmax(ref rows) || softmax(out rows)) of the pixel relations of (1, C, h, w)
+    features: ``rows`` pixels against all, dot products of unit vectors divided by tau."""
+    ref, out = (F.normalize(x[0].flatten(1).t(), dim=1) for x in (ref, out))  # (h·w, C)
+    pick = torch.randperm(ref.shape[0], generator=generator)[:rows].to(ref.device)
+    log_p, log_q = (F.log_softmax(x[pick] @ x.t() / tau, dim=1) for x in (ref, out))
+    return F.kl_div(log_q, log_p, log_target=True, reduction='none').sum(1).mean().item()
 
 
 def main():
@@ -37,6 +56,12 @@ def main():
     parser.add_argument('--channels-last', action='store_true')
     parser.add_argument('--data-root', help='the validation set (default: the config\'s)')
     parser.add_argument('--num-images', type=int, default=8)
+    parser.add_argument('--relation-input', default='decode_head.conv_seg',
+                        help='module whose input is the relation feature (default: %(default)s)')
+    parser.add_argument('--tau', type=float, default=0.1,
+                        help='temperature of the relation softmax (default: %(default)s)')
+    parser.add_argument('--relation-rows', type=int, default=1024,
+                        help='pixels per image whose relation rows are compared')
     args = parser.parse_args()
     if args.dtype is None and not args.channels_last:
         parser.error('give --dtype and/or --channels-last: otherwise both passes are float32')
@@ -52,9 +77,13 @@ def main():
     device = 'cuda' if torch.cuda.is_available() else 'cpu'
     model.to(device)
     reduced = dict(dtype=DTYPES.get(args.dtype), channels_last=args.channels_last)
+    feature = ModuleRecorder(model, dict(module=args.relation_input, io='input'),
+                             '--relation-input')
+    rows_generator = torch.Generator().manual_seed(0)
 
     agree = total = 0
     max_diff, mean_diffs, kls, times = 0.0, [], [], dict(float32=[], reduced=[])
+    relation_kls = []
     for i in range(min(args.num_images, len(dataset))):
         data = model.data_preprocessor(
             dict(inputs=[dataset[i]['inputs']], data_samples=[dataset[i]['data_samples']]))
@@ -63,6 +92,7 @@ def main():
             t0 = time.perf_counter()
             ref = model.encode_decode(inputs, metas).float()
             t1 = time.perf_counter()
+            ref_feature = feature.get().float()
             if reduced['channels_last']:
                 model.to(memory_format=torch.channels_last)
                 inputs = inputs.contiguous(memory_format=torch.channels_last)
@@ -72,6 +102,8 @@ def main():
             t2 = time.perf_counter()
             if reduced['channels_last']:
                 model.to(memory_format=torch.contiguous_format)
+            relation_kls.append(relation_kl(ref_feature, feature.get().float(), args.tau,
+                                            args.relation_rows, rows_generator))
         times['float32'].append(t1 - t0)
         times['reduced'].append(t2 - t1)
         agree += (ref.argmax(1) == out.argmax(1)).sum().item()
@@ -87,6 +119,8 @@ def main():
     print(f'  predicted class agrees on   {100 * agree / total:.3f} % of the pixels')
     print(f'  logits |difference|          max {max_diff:.3g}, mean {statistics.mean(mean_diffs):.3g}')
     print(f'  KL(float32 || {name}) per pixel, mean {statistics.mean(kls):.3g}')
+    print(f'  relation rows (input of {args.relation_input}, tau {args.tau}): '
+          f'KL(float32 || {name}) per row, mean {statistics.mean(relation_kls):.3g}')
     print(f'  forward seconds per image    float32 {statistics.median(times["float32"]):.3f}, '
           f'{name} {statistics.median(times["reduced"]):.3f} (medians)')
 
