@@ -30,7 +30,6 @@ def _seg_small(data, size=(32, 64), members=None):
     return opts
 
 
-
 def _cls_small(data):
     """cfg-options: the synthetic ImageNet-format set at 32x32, a memory of its 8 images."""
     return [*[f'{s}_dataloader.dataset.data_root={data}' for s in ('train', 'val', 'test')],

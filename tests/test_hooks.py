@@ -98,9 +98,15 @@ def test_finite_loss_hook_reads_graph_tensors_without_warning_and_names_the_bad_
     w = torch.ones(1, requires_grad=True)
     outputs = dict(loss=(w * 2).sum(), loss_kd=(w * 0.5).sum(), acc=torch.tensor(1.0))
     runner = SimpleNamespace(iter=4, work_dir='/nonexistent')
-    with warnings.catch_warnings():
-        warnings.simplefilter('error')  # torch warns on float() of a tensor that needs grad
-        FiniteLossHook().after_train_iter(runner, 0, outputs=outputs)
-        outputs['loss_kd'] = (w * float('inf')).sum()
-        with pytest.raises(FloatingPointError, match=r'iteration 5: loss_kd=inf\. .*none'):
+    # torch warns on float() of a tensor that needs grad, once per process unless told always
+    warn_always = torch.is_warn_always_enabled()
+    torch.set_warn_always(True)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter('error')
             FiniteLossHook().after_train_iter(runner, 0, outputs=outputs)
+            outputs['loss_kd'] = (w * float('inf')).sum()
+            with pytest.raises(FloatingPointError, match=r'iteration 5: loss_kd=inf\. .*none'):
+                FiniteLossHook().after_train_iter(runner, 0, outputs=outputs)
+    finally:
+        torch.set_warn_always(warn_always)

@@ -861,15 +861,20 @@ def test_pixel_sampling_equals_in_batch_on_sampled_pixels():
     feats = [torch.randn(2, 5, 6, 8, generator=g), torch.randn(2, 7, 3, 4, generator=g)]
     gt = torch.randint(0, 3, (2, 24, 32), generator=g)
     gt[0, :10] = 255
+    only_first = gt.clone()
+    only_first[1] = 255  # the second image entirely ignored: no points there
     record, sample = [], pm._sample_pixel_positions
     pm._sample_pixel_positions = lambda *a: record.append(sample(*a)) or record[-1]
-    out = pm(feats, gt)
-    picked, labels = record[0]
-    rows = [F.interpolate(f, (6, 8), mode='bilinear', align_corners=False).permute(
-        0, 2, 3, 1).reshape(-1, f.shape[1])[picked] for f in feats]
-    ref = im(rows, labels)
-    for key in out:
-        assert out[key].item() == pytest.approx(ref[key].item(), rel=1e-5, abs=1e-6)
+    for labels_map in (gt, only_first):
+        record.clear()
+        out = pm(feats, labels_map)
+        picked, labels = record[0]
+        rows = [F.interpolate(f, (6, 8), mode='bilinear', align_corners=False).permute(
+            0, 2, 3, 1).reshape(-1, f.shape[1])[picked] for f in feats]
+        ref = im(rows, labels)
+        for key in out:
+            assert out[key].item() == pytest.approx(ref[key].item(), rel=1e-5, abs=1e-6)
+    assert bool((picked < 6 * 8).all())  # all points in the first image
     # all pixels ignored: finite zeros, attached
     feats = [f.requires_grad_() for f in feats]
     out = pm(feats, torch.full((2, 24, 32), 255))

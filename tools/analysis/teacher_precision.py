@@ -18,8 +18,9 @@ The relation targets of the CIRKD losses are printed too: the input of ``--relat
 (default ``decode_head.conv_seg``, the feature the CIRKD configs record) is L2-normalised per
 pixel, and for ``--relation-rows`` pixels of each image (a fixed random choice) the softmax over
 all the image's pixels of their dot products divided by ``--tau`` (0.1, the configs'
-temperature) is compared: mean KL(float32 || reduced) per row, what the relation losses'
-targets move by.
+temperature) is compared: mean KL(float32 || reduced) per row, a within-image proxy for how
+far the relation losses' targets move (their mini-batch loss also pairs pixels across images,
+the memory loss pixels with a queue).
 """
 import argparse
 import statistics
@@ -61,7 +62,8 @@ def main():
     parser.add_argument('--tau', type=float, default=0.1,
                         help='temperature of the relation softmax (default: %(default)s)')
     parser.add_argument('--relation-rows', type=int, default=1024,
-                        help='pixels per image whose relation rows are compared')
+                        help='pixels per image whose relation rows are compared '
+                             '(default: %(default)s)')
     args = parser.parse_args()
     if args.dtype is None and not args.channels_last:
         parser.error('give --dtype and/or --channels-last: otherwise both passes are float32')
