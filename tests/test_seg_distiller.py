@@ -329,6 +329,41 @@ def test_teacher_precision_analysis_compares_with_float32(synthetic_data, tmp_pa
     assert 0 < relation < float('inf'), out
 
 
+
+@pytest.mark.slow
+def test_teacher_precision_analysis_of_a_query_head_from_the_model_zoo(synthetic_data, tmp_path):
+    """A stock mmseg MaskFormer (no decode_head.conv_seg): the logit comparison runs and the
+    relation rows are skipped with a note, or measured on the feature --relation-input names."""
+    import os
+
+    import mmseg
+    from mmengine.config import Config
+    zoo = os.path.join(os.path.dirname(mmseg.__file__), '.mim', 'configs', 'maskformer',
+                       'maskformer_r50-d32_8xb2-160k_ade20k-512x512.py')
+    cfg = Config.fromfile(str(REPO / 'configs/baselines/deeplabv3-r18_synthetic-cityscapes.py'))
+    model = Config.fromfile(zoo).model
+    model.decode_head.num_classes = 19
+    model.decode_head.loss_cls.class_weight = [1.0] * 19 + [0.1]
+    model.backbone.init_cfg = None  # no download: random weights, saved below
+    model.data_preprocessor = cfg.model.data_preprocessor
+    cfg.model = model
+    config = tmp_path / 'maskformer_synthetic.py'
+    cfg.dump(str(config))
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        segmentor = MODELS.build(cfg.model)
+    ckpt = tmp_path / 'maskformer.pth'
+    torch.save(dict(state_dict=segmentor.state_dict(), meta=dict()), ckpt)
+    args = [str(config), str(ckpt), '--dtype', 'bfloat16', '--num-images', '1', '--data-root',
+            str(synthetic_data('cityscapes'))]
+    out = run_tool('tools/analysis/teacher_precision.py', *args)
+    assert re.search(r'agrees on\s+\d+\.\d+ %', out), out
+    assert 'relation rows: skipped (the model has no decode_head.conv_seg' in out
+    out = run_tool('tools/analysis/teacher_precision.py', *args, '--relation-input',
+                   'decode_head.pixel_decoder.mask_feature')
+    relation = float(re.search(r'input of decode_head.pixel_decoder.mask_feature, tau 0.1\): '
+                               r'.* mean (\S+)', out)[1])
+    assert 0 < relation < float('inf'), out
+
 def test_relation_kl_of_the_precision_analysis():
     import importlib.util
     spec = importlib.util.spec_from_file_location(

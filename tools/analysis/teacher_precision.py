@@ -15,10 +15,11 @@ mean absolute difference of the logits, the mean KL divergence between the two s
 (what logit KD at T = 1 would see), and the seconds of each forward.
 
 The relation targets of the CIRKD losses are printed too: the input of ``--relation-input``
-(default ``decode_head.conv_seg``, the feature the CIRKD configs record) is L2-normalised per
-pixel, and for ``--relation-rows`` pixels of each image (a fixed random choice) the softmax over
-all the image's pixels of their dot products divided by ``--tau`` (0.1, the configs'
-temperature) is compared: mean KL(float32 || reduced) per row, a within-image proxy for how
+(default ``decode_head.conv_seg``, the feature the CIRKD configs record; a model without that
+module, e.g. a query-based head, skips them unless the option names its feature) is
+L2-normalised per pixel, and for ``--relation-rows`` pixels of each image (a fixed random
+choice) the softmax over all the image's pixels of their dot products divided by ``--tau``
+(0.1, the configs' temperature) is compared: mean KL(float32 || reduced) per row, a within-image proxy for how
 far the relation losses' targets move (their mini-batch loss also pairs pixels across images,
 the memory loss pixels with a queue).
 """
@@ -36,6 +37,7 @@ import mcl_mm  # noqa: F401
 from mcl_mm.models.recorder import ModuleRecorder
 
 DTYPES = dict(bfloat16=torch.bfloat16, float16=torch.float16)
+CONV_SEG = 'decode_head.conv_seg'  # the relation feature's module in the CIRKD configs
 
 
 def relation_kl(ref: torch.Tensor, out: torch.Tensor, tau: float, rows: int,
@@ -57,8 +59,9 @@ def main():
     parser.add_argument('--channels-last', action='store_true')
     parser.add_argument('--data-root', help='the validation set (default: the config\'s)')
     parser.add_argument('--num-images', type=int, default=8)
-    parser.add_argument('--relation-input', default='decode_head.conv_seg',
-                        help='module whose input is the relation feature (default: %(default)s)')
+    parser.add_argument('--relation-input',
+                        help=f'module whose input is the relation feature (default: {CONV_SEG}, '
+                        'skipped where the model has none)')
     parser.add_argument('--tau', type=float, default=0.1,
                         help='temperature of the relation softmax (default: %(default)s)')
     parser.add_argument('--relation-rows', type=int, default=1024,
@@ -79,8 +82,10 @@ def main():
     device = 'cuda' if torch.cuda.is_available() else 'cpu'
     model.to(device)
     reduced = dict(dtype=DTYPES.get(args.dtype), channels_last=args.channels_last)
-    feature = ModuleRecorder(model, dict(module=args.relation_input, io='input'),
-                             '--relation-input')
+    if args.relation_input is None and CONV_SEG in dict(model.named_modules()):
+        args.relation_input = CONV_SEG
+    feature = None if args.relation_input is None else ModuleRecorder(
+        model, dict(module=args.relation_input, io='input'), '--relation-input')
     rows_generator = torch.Generator().manual_seed(0)
 
     agree = total = 0
@@ -94,7 +99,7 @@ def main():
             t0 = time.perf_counter()
             ref = model.encode_decode(inputs, metas).float()
             t1 = time.perf_counter()
-            ref_feature = feature.get().float()
+            ref_feature = None if feature is None else feature.get().float()
             if reduced['channels_last']:
                 model.to(memory_format=torch.channels_last)
                 inputs = inputs.contiguous(memory_format=torch.channels_last)
@@ -104,8 +109,9 @@ def main():
             t2 = time.perf_counter()
             if reduced['channels_last']:
                 model.to(memory_format=torch.contiguous_format)
-            relation_kls.append(relation_kl(ref_feature, feature.get().float(), args.tau,
-                                            args.relation_rows, rows_generator))
+            if feature is not None:
+                relation_kls.append(relation_kl(ref_feature, feature.get().float(), args.tau,
+                                                args.relation_rows, rows_generator))
         times['float32'].append(t1 - t0)
         times['reduced'].append(t2 - t1)
         agree += (ref.argmax(1) == out.argmax(1)).sum().item()
@@ -121,8 +127,12 @@ def main():
     print(f'  predicted class agrees on   {100 * agree / total:.3f} % of the pixels')
     print(f'  logits |difference|          max {max_diff:.3g}, mean {statistics.mean(mean_diffs):.3g}')
     print(f'  KL(float32 || {name}) per pixel, mean {statistics.mean(kls):.3g}')
-    print(f'  relation rows (input of {args.relation_input}, tau {args.tau}): '
-          f'KL(float32 || {name}) per row, mean {statistics.mean(relation_kls):.3g}')
+    if feature is None:
+        print(f'  relation rows: skipped (the model has no {CONV_SEG}; name the relation '
+              'feature with --relation-input)')
+    else:
+        print(f'  relation rows (input of {args.relation_input}, tau {args.tau}): '
+              f'KL(float32 || {name}) per row, mean {statistics.mean(relation_kls):.3g}')
     print(f'  forward seconds per image    float32 {statistics.median(times["float32"]):.3f}, '
           f'{name} {statistics.median(times["reduced"]):.3f} (medians)')
 
