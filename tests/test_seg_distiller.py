@@ -329,7 +329,6 @@ def test_teacher_precision_analysis_compares_with_float32(synthetic_data, tmp_pa
     assert 0 < relation < float('inf'), out
 
 
-
 @pytest.mark.slow
 def test_teacher_precision_analysis_of_a_query_head_from_the_model_zoo(synthetic_data, tmp_path):
     """A stock mmseg MaskFormer (no decode_head.conv_seg): the logit comparison runs and the
@@ -363,6 +362,7 @@ def test_teacher_precision_analysis_of_a_query_head_from_the_model_zoo(synthetic
     relation = float(re.search(r'input of decode_head.pixel_decoder.mask_feature, tau 0.1\): '
                                r'.* mean (\S+)', out)[1])
     assert 0 < relation < float('inf'), out
+
 
 def test_relation_kl_of_the_precision_analysis():
     import importlib.util

@@ -19,9 +19,9 @@ The relation targets of the CIRKD losses are printed too: the input of ``--relat
 module, e.g. a query-based head, skips them unless the option names its feature) is
 L2-normalised per pixel, and for ``--relation-rows`` pixels of each image (a fixed random
 choice) the softmax over all the image's pixels of their dot products divided by ``--tau``
-(0.1, the configs' temperature) is compared: mean KL(float32 || reduced) per row, a within-image proxy for how
-far the relation losses' targets move (their mini-batch loss also pairs pixels across images,
-the memory loss pixels with a queue).
+(0.1, the configs' temperature) is compared: mean KL(float32 || reduced) per row, a
+within-image proxy for how far the relation losses' targets move (their mini-batch loss also
+pairs pixels across images, the memory loss pixels with a queue).
 """
 import argparse
 import statistics
