@@ -132,6 +132,52 @@ def test_predict_all_and_member_metric():
     assert torch.equal(one[0].pred_sem_seg.data, alone[1][0].pred_sem_seg.data)
 
 
+def test_members_never_see_another_members_edits_of_the_samples():
+    """Stock models edit their data samples in place (RTMDet-Ins's loss turns the gt masks
+    into a tensor, every predict adds its pred_* fields): members that share a preprocessing
+    pass still each get samples no other member has touched, and the MCL loss gets the
+    batch's labels as they came."""
+    from mmseg.structures import SegDataSample
+    model = _build(_seg_model_cfg()).train()
+    inputs, samples = _seg_batch(model)
+    labels = torch.stack([s.gt_sem_seg.data for s in samples])  # (B, 1, H, W)
+    seen = {}
+
+    def spying(k, fn, edit):
+        def run(inputs, data_samples, *args, **kwargs):
+            seen[k] = [(s.gt_sem_seg.data.clone(), set(s.keys())) for s in data_samples]
+            out = fn(inputs, data_samples, *args, **kwargs)
+            for s in data_samples:  # after use, as RTMDet-Ins edits its gt masks
+                if edit:
+                    s.gt_sem_seg = PixelData(data=torch.zeros_like(s.gt_sem_seg.data))
+            return out
+        return run
+
+    for k, member in enumerate(model.members):
+        member.loss = spying(k, member.loss, edit=True)
+    mcl_forward = model.mcl_loss.forward
+
+    def mcl_spy(*args, **kwargs):
+        seen['mcl'] = kwargs['labels']
+        return mcl_forward(*args, **kwargs)
+
+    model.mcl_loss.forward = mcl_spy
+    model(inputs, samples, mode='loss')
+    for k in (0, 1):
+        assert all(torch.equal(label, s[0]) for label, s in zip(labels, seen[k])), k
+    assert torch.equal(seen['mcl'], labels.squeeze(1))
+
+    model = _build(_seg_model_cfg(predict_member='all')).eval()
+    for k, member in enumerate(model.members):
+        member.predict = spying(k, member.predict, edit=False)
+    inputs, samples = _seg_batch(model)
+    with torch.no_grad():
+        out = model(inputs, samples, mode='predict')
+    assert all('pred_sem_seg' not in keys for k in (0, 1) for _, keys in seen[k])
+    assert isinstance(out[0].member_samples[1], SegDataSample)
+    assert out[0].member_samples[1] is not samples[0]
+
+
 def _scalars(work):
     return [json.loads(line) for f in sorted(work.glob('*/vis_data/scalars.json'))
             for line in f.read_text().splitlines()]

@@ -289,6 +289,8 @@ DET_FAMILIES = {
     'atss': ('atss/atss_r50_fpn_1x_coco.py', 2048, {}, 128),
     'yolox': ('yolox/yolox_tiny_8xb8-300e_coco.py', 384, SMALL_RESIZE, 128),
     'rtmdet': ('rtmdet/rtmdet_tiny_8xb32-300e_coco.py', 384, {}, 128),
+    # its loss turns the batch's gt masks into a tensor: each member needs its own samples
+    'rtmdet-ins': ('rtmdet/rtmdet-ins_tiny_8xb32-300e_coco.py', 384, {}, 128),
     'detr': ('detr/detr_r50_8xb2-150e_coco.py', 2048, {}, 128),
     # DINO selects 900 queries among the encoder's tokens: the stock model needs >= 900 of
     # them (a 256x256 input gives 1360 over its 4 levels, 128x128 only 340)
@@ -332,7 +334,7 @@ def test_mcl_detector_cohort_of_every_family(family, tmp_path):
         model = dict(members=[{first!r}, {first!r}],
                      mcl_loss=dict(in_channels=[{channels}, {channels}]))
         """)
-    model = check_det_cohort(cfg, with_mask=family == 'mask_rcnn', size=size)
+    model = check_det_cohort(cfg, with_mask=family in ('mask_rcnn', 'rtmdet-ins'), size=size)
     export_loads(model, 'members.1.', resolve_model_cfg(first), 'mmdet')
 
 

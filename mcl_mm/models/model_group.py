@@ -126,11 +126,27 @@ class ModelGroup(BaseModel):
                 raise
             return member_attribute(name, [getattr(m, name) for m in members])
 
-    def member_batches(self, inputs, data_samples: Optional[list]) -> List[Tuple]:
-        """(inputs, data_samples) as each member sees them."""
+    def member_batches(self, inputs, data_samples: Optional[list],
+                       own_samples: bool = False) -> List[Tuple]:
+        """(inputs, data_samples) as each member sees them.
+
+        With ``own_samples`` no two members share a list of data samples: the first member of
+        a shared list keeps it, each other gets a copy, taken here, before any member runs.
+        Stock models edit their samples in place (RTMDet-Ins's loss turns ``gt_instances.masks``
+        into a tensor, every ``predict`` adds its ``pred_*`` fields), which another member must
+        not see.
+        """
         if isinstance(inputs, PerModelBatch):
-            return list(zip(inputs.inputs, inputs.data_samples))
-        return [(inputs, data_samples)] * len(self.members)
+            batches = list(zip(inputs.inputs, inputs.data_samples))
+        else:
+            batches = [(inputs, data_samples)] * len(self.members)
+        if own_samples:
+            seen = set()
+            for k, (member_inputs, samples) in enumerate(batches):
+                if samples is not None and id(samples) in seen:
+                    batches[k] = (member_inputs, copy.deepcopy(samples))
+                seen.add(id(samples))
+        return batches
 
     @staticmethod
     def padded_size(inputs) -> Tuple[int, int]:
@@ -144,7 +160,8 @@ class ModelGroup(BaseModel):
                 mode: str = 'tensor') -> Union[dict, list, torch.Tensor]:
         """``inputs``: the preprocessed batch, e.g. (B, 3, H, W), or a :class:`PerModelBatch`
         when members preprocess differently; ``mode``: loss/predict/tensor."""
-        batches = self.member_batches(inputs, data_samples)
+        every_member = mode == 'loss' or (mode == 'predict' and self.predict_member == 'all')
+        batches = self.member_batches(inputs, data_samples, own_samples=every_member)
         if mode == 'loss':
             losses = {}
             for k, (member, batch) in enumerate(zip(self.members, batches)):
@@ -162,13 +179,10 @@ class ModelGroup(BaseModel):
         """Every member's predictions: member 0's samples, each with ``member_samples``.
 
         Member 0 predicts into its data samples as a stock model does; the others into copies
-        (their own, when they preprocess differently).
+        taken before any member predicts (their own, when they preprocess differently).
         """
-        per_member = []
-        for k, (member, (inputs, samples)) in enumerate(zip(self.members, batches)):
-            if k > 0 and samples is batches[0][1]:
-                samples = copy.deepcopy(samples)
-            per_member.append(member(inputs, samples, mode='predict'))
+        per_member = [member(inputs, samples, mode='predict')
+                      for member, (inputs, samples) in zip(self.members, batches)]
         results = []
         for i, sample in enumerate(per_member[0]):
             result = sample.new()  # shares the tensors; no cycle through member_samples

@@ -162,19 +162,20 @@ class MCLCohort(ModelGroup):
                 for j, s in enumerate(stages[:-1])])
 
     def loss(self, inputs, data_samples: list) -> Dict[str, Tensor]:
-        losses = super().forward(inputs, data_samples, mode='loss')
+        # labels and sample indices first: a member's stock loss may edit its samples
         batches = self.member_batches(inputs, data_samples)
         padded = {f'm{k}': self.padded_size(b[0]) for k, b in enumerate(batches)}
         samples = batches[0][1]
         labels = self._labels(samples, common_extent(list(padded.values())))
+        sample_idx = self._sample_idx(samples)
+        losses = super().forward(inputs, data_samples, mode='loss')
         feats = [self._embedding(k) for k in range(len(self.members))]
         if self.level == 'pixel':
             feats = align_tensors(feats, list(padded), padded, self.align)
         if self.layerwise is not None:
             feats = self._layerwise(feats, labels, losses)
         with config_key('model.mcl_loss'):
-            losses.update(self.mcl_loss(feats, labels=labels,
-                                        sample_idx=self._sample_idx(samples)))
+            losses.update(self.mcl_loss(feats, labels=labels, sample_idx=sample_idx))
         if self.mutual_kd is not None:
             logits = align_tensors([rec.get() for rec in self.logit_recorders], list(padded),
                                    padded, self.align)
