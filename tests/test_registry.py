@@ -195,3 +195,39 @@ def test_bad_member_config_names_the_key():
             MODELS.build(dict(type='mcl_mm.ModelGroup', members=[dict(depth=18)]))
         with pytest.raises(FileNotFoundError, match=r'model.members\[0\].cfg_path'):
             MODELS.build(dict(type='mcl_mm.ModelGroup', members=[dict(cfg_path='nope.py')]))
+
+
+def test_a_stock_dict_given_another_type_names_the_merge():
+    """Overriding a stock dict with another ``type`` keeps the stock dict's other keys
+    (mmengine's merge): where the build then fails on an unexpected keyword, the error says
+    which override did it (the HSJP pretext's MSRAHeatmap over MSPN's MegviiHeatmap)."""
+    mspn = 'mmpose::body_2d_keypoint/topdown_heatmap/coco/td-hm_mspn50_8xb32-210e_coco-256x192.py'
+    codec = dict(type='MSRAHeatmap', input_size=(192, 256), heatmap_size=(48, 64), sigma=2)
+    with DefaultScope.overwrite_default_scope('mmpose'):
+        with pytest.raises(TypeError, match=r"model.head.decoder: type 'MSRAHeatmap' replaces "
+                                            r"the stock 'MegviiHeatmap' and keeps its "
+                                            r'kernel_size .*_delete_=True'):
+            MODELS.build(dict(type='mcl_mm.StockModel', cfg_path=mspn,
+                              head=dict(out_channels=12, decoder=codec)))
+    # a head at another stride, or one without an output layer of its own (CPM's): the
+    # key and what the stock model needs
+    cpm = 'mmpose::body_2d_keypoint/topdown_heatmap/coco/td-hm_cpm_8xb32-210e_coco-384x288.py'
+    with DefaultScope.overwrite_default_scope('mmpose'):
+        with pytest.raises(ValueError, match=r'model.head.decoder.heatmap_size=\(48, 64\) at '
+                                             r'input_size \(192, 256\), .* expected '
+                                             r'heatmap_size=\(24, 32\)'):
+            MODELS.build(dict(type='mcl_mm.StockModel', cfg_path=cpm, head=dict(decoder=codec)))
+        with pytest.raises(ValueError, match=r'model.head.out_channels=12, but the stock CPMHead'
+                                             r' .* final_layer=None'):
+            MODELS.build(dict(type='mcl_mm.StockModel', cfg_path=cpm, head=dict(
+                out_channels=12, decoder=dict(codec, heatmap_size=(24, 32)))))
+    # the walk also finds merges that build (BN over SyncBN keeps requires_grad, which BN
+    # takes): only a failing build reports them; _delete_=True replaces the dict whole
+    from mcl_mm.models.builder import replaced_types
+    assert replaced_types(dict(backbone=dict(norm_cfg=dict(type='BN'))),
+                          dict(backbone=dict(norm_cfg=dict(type='SyncBN', requires_grad=True))),
+                          'model') == ["model.backbone.norm_cfg: type 'BN' replaces the stock "
+                                       "'SyncBN' and keeps its requires_grad"]
+    assert replaced_types(dict(head=dict(decoder=dict(codec, _delete_=True))),
+                          dict(head=dict(decoder=dict(type='MegviiHeatmap', kernel_size=5))),
+                          'model') == []

@@ -1,6 +1,6 @@
 """Build stock mmseg / mmdet / mmpose models from a model dict or from another config file."""
 from copy import deepcopy
-from typing import Union
+from typing import List, Union
 
 from mmengine.config import Config, ConfigDict
 from mmengine.config.utils import _get_external_cfg_base_path, _get_package_and_cfg_path
@@ -60,9 +60,80 @@ def resolve_model_cfg(cfg: Union[dict, ConfigDict], key: str = 'model') -> Confi
     return model
 
 
+def replaced_types(overrides: dict, stock: dict, key: str) -> List[str]:
+    """Where ``overrides`` gives a dict a ``type`` other than the stock dict's there without
+    ``_delete_``: the config merge then keeps the stock dict's other keys for the new type
+    (mmengine's rule, right for ``norm_cfg=dict(type='BN')`` over SyncBN, wrong for a codec
+    of another kind). One line per place: ``key.path: type A replaces B, keeps (k, ...)``."""
+    found = []
+    for name, value in overrides.items():
+        old = stock.get(name) if isinstance(stock, dict) else None
+        if not (isinstance(value, dict) and isinstance(old, dict)) or value.get('_delete_'):
+            continue
+        path = f'{key}.{name}'
+        if 'type' in value and 'type' in old and value['type'] != old['type']:
+            kept = sorted(k for k in old if k not in value and k != 'type')
+            if kept:
+                found.append(f"{path}: type {value['type']!r} replaces the stock "
+                             f"{old['type']!r} and keeps its {', '.join(kept)}")
+        found += replaced_types(value, old, path)
+    return found
+
+
 def build_task_model(cfg: Union[dict, ConfigDict], key: str = 'model') -> BaseModel:
-    """Build a stock model (see :func:`resolve_model_cfg` for the accepted forms)."""
-    return MODELS.build(resolve_model_cfg(cfg, key))
+    """Build a stock model (see :func:`resolve_model_cfg` for the accepted forms).
+
+    A ``TypeError`` of the build (an unexpected keyword) names the overrides that gave a
+    stock dict another ``type`` without ``_delete_=True``, the usual cause."""
+    model_cfg = resolve_model_cfg(cfg, key)
+    try:
+        return MODELS.build(model_cfg)
+    except TypeError as e:
+        if 'cfg_path' not in cfg:
+            raise
+        overrides = {k: v for k, v in dict(cfg).items() if k != 'cfg_path'}
+        found = replaced_types(overrides, load_config(cfg['cfg_path']).model, key)
+        if not found:
+            raise
+        raise TypeError(f"{e}\n{'; '.join(found)} (of {cfg['cfg_path']}): give the whole "
+                        'dict with _delete_=True, or the keys its type takes') from e
+
+
+def check_pose_head(overrides: dict, stock: dict, cfg_path: str, key: str = 'model') -> None:
+    """A pose head given other keypoints over the stock one (the HSJP pretext's K cells) must
+    be able to predict them: its codec must ask for heatmaps of the size the stock head
+    predicts (the stock ``heatmap_size`` at the stock ``input_size``, scaled with the input
+    otherwise: CPM predicts at 1/8, SimpleBaseline at 1/4), and a new ``out_channels`` needs a
+    head with an output layer of its own (CPM's head has none: its backbone predicts the
+    keypoints). Else the loss would compare tensors of two sizes deep inside the head.
+
+    Raises:
+        ValueError: naming ``{key}.head.decoder.heatmap_size`` or ``{key}.head.out_channels``
+            and what the stock model needs.
+    """
+    head, stock_head = overrides.get('head') or {}, stock.get('head') or {}
+    if 'out_channels' in head and 'final_layer' in stock_head and \
+            stock_head['final_layer'] is None and \
+            head['out_channels'] != stock_head.get('out_channels'):
+        raise ValueError(
+            f"{key}.head.out_channels={head['out_channels']}, but the stock "
+            f"{stock_head.get('type')} of {cfg_path} has final_layer=None: it passes on the "
+            f"{stock_head.get('out_channels')} maps its input has (the backbone predicts the "
+            'keypoints); set the keypoint count where that model makes it (its backbone\'s '
+            'out_channels and the head\'s in_channels)')
+    new, old = head.get('decoder'), stock_head.get('decoder')
+    if not all(isinstance(d, dict) and 'input_size' in d and 'heatmap_size' in d
+               for d in (new, old)):
+        return
+    size_in, size_out = tuple(new['input_size']), tuple(new['heatmap_size'])
+    stock_in, stock_out = tuple(old['input_size']), tuple(old['heatmap_size'])
+    expected = stock_out if size_in == stock_in else tuple(
+        round(i * o / si) for i, o, si in zip(size_in, stock_out, stock_in))
+    if size_out != expected:
+        raise ValueError(
+            f'{key}.head.decoder.heatmap_size={size_out} at input_size {size_in}, but the stock '
+            f'head of {cfg_path} predicts {stock_out} heatmaps at input_size {stock_in}: expected '
+            f'heatmap_size={expected} (the codec the head and GenerateTarget share)')
 
 
 @MODELS.register_module(name='StockModel')
@@ -74,4 +145,5 @@ def stock_model(cfg_path: str, **overrides) -> BaseModel:
     checkpoints; a method config that needs "any model of the toolbox, changed a little" (the
     HSJP pretext: K pseudo-keypoints, no ImageNet initialisation) names its model this way and
     a user swaps the architecture by changing ``cfg_path`` alone."""
+    check_pose_head(overrides, load_config(cfg_path).model, cfg_path)
     return build_task_model(dict(cfg_path=cfg_path, **overrides), 'model')
