@@ -99,18 +99,29 @@ def build_task_model(cfg: Union[dict, ConfigDict], key: str = 'model') -> BaseMo
                         'dict with _delete_=True, or the keys its type takes') from e
 
 
+# overrides that leave the stock pose model's output grid and output layer as they are
+_GRID_KEEPING = dict(backbone={'init_cfg', 'pretrained'},
+                     head={'out_channels', 'decoder', 'loss', 'init_cfg'})
+
+
 def check_pose_head(overrides: dict, stock: dict, cfg_path: str, key: str = 'model') -> None:
     """A pose head given other keypoints over the stock one (the HSJP pretext's K cells) must
     be able to predict them: its codec must ask for heatmaps of the size the stock head
-    predicts (the stock ``heatmap_size`` at the stock ``input_size``, scaled with the input
-    otherwise: CPM predicts at 1/8, SimpleBaseline at 1/4), and a new ``out_channels`` needs a
-    head with an output layer of its own (CPM's head has none: its backbone predicts the
-    keypoints). Else the loss would compare tensors of two sizes deep inside the head.
+    predicts (the stock ``heatmap_size`` at the stock ``input_size``, or at the stock's
+    integer stride for another input: CPM predicts at 1/8, SimpleBaseline at 1/4), and a new
+    ``out_channels`` needs a head with an output layer of its own (CPM's has none: its
+    backbone predicts the keypoints). Else the loss would compare tensors of two sizes deep
+    inside the head. Checked only where the overrides keep the stock grid (``backbone``:
+    init_cfg/pretrained; ``head``: out_channels/decoder/loss/init_cfg; no ``neck``): other
+    overrides may change what the stock model predicts.
 
     Raises:
         ValueError: naming ``{key}.head.decoder.heatmap_size`` or ``{key}.head.out_channels``
             and what the stock model needs.
     """
+    if 'neck' in overrides or any(
+            not set(overrides.get(part) or {}) <= keys for part, keys in _GRID_KEEPING.items()):
+        return
     head, stock_head = overrides.get('head') or {}, stock.get('head') or {}
     if 'out_channels' in head and 'final_layer' in stock_head and \
             stock_head['final_layer'] is None and \
@@ -120,15 +131,21 @@ def check_pose_head(overrides: dict, stock: dict, cfg_path: str, key: str = 'mod
             f"{stock_head.get('type')} of {cfg_path} has final_layer=None: it passes on the "
             f"{stock_head.get('out_channels')} maps its input has (the backbone predicts the "
             'keypoints); set the keypoint count where that model makes it (its backbone\'s '
-            'out_channels and the head\'s in_channels)')
+            'out_channels and the head\'s in_channels, or a final_layer)')
     new, old = head.get('decoder'), stock_head.get('decoder')
     if not all(isinstance(d, dict) and 'input_size' in d and 'heatmap_size' in d
                for d in (new, old)):
         return
     size_in, size_out = tuple(new['input_size']), tuple(new['heatmap_size'])
     stock_in, stock_out = tuple(old['input_size']), tuple(old['heatmap_size'])
-    expected = stock_out if size_in == stock_in else tuple(
-        round(i * o / si) for i, o, si in zip(size_in, stock_out, stock_in))
+    if size_in == stock_in:
+        expected = stock_out
+    else:
+        strides = {i / o for i, o in zip(stock_in, stock_out)}
+        stride = strides.pop()
+        if strides or not stride.is_integer() or any(i % stride for i in size_in):
+            return  # no one integer stride (AlexNet: 40x56 at 192x256): nothing to scale by
+        expected = tuple(i // int(stride) for i in size_in)
     if size_out != expected:
         raise ValueError(
             f'{key}.head.decoder.heatmap_size={size_out} at input_size {size_in}, but the stock '
