@@ -268,6 +268,27 @@ def _stock_classifier(config, num_classes=None):
 STOCK_R18 = 'mmpretrain::resnet/resnet18_8xb32_in1k.py'
 
 
+def test_members_with_batch_mixing_share_one_pass_or_are_refused():
+    """mmpretrain recipes give Mixup/CutMix in train_cfg.augments, not in data_preprocessor:
+    a ResNet-18 + DeiT-T group still preprocesses apart (DeiT keeps its mixing, ResNet gets
+    clean images), and an MCL cohort of them is refused (sample i would be different images
+    in the two members); two DeiT-T members share one pass, one mix."""
+    deit = dict(cfg_path='mmpretrain::deit/deit-tiny_4xb256_in1k.py')
+    resnet = dict(cfg_path=STOCK_R18)
+    group = _build(dict(type='mcl_mm.ModelGroup', members=[resnet, deit]), 'mmpretrain')
+    assert group.per_member_preprocessing
+    assert getattr(group.members[0].data_preprocessor, 'batch_augments', None) is None
+    assert group.members[1].data_preprocessor.batch_augments is not None
+    cohort = dict(type='mcl_mm.MCLCohort', embeddings=dict(module='backbone', index=-1),
+                  mcl_loss=dict(type='mcl_mm.MCLLoss', in_channels=[512, 192]))
+    with pytest.raises(ValueError, match=r'model.members\[1\] mixes the images of a batch '
+                                         r'\(CutMix, Mixup.* MCL pairs sample i across members'):
+        _build(dict(cohort, members=[resnet, deit]), 'mmpretrain')
+    model = _build(dict(cohort, members=[deit, deit],
+                        mcl_loss=dict(cohort['mcl_loss'], in_channels=[192, 192])), 'mmpretrain')
+    assert not model.per_member_preprocessing
+
+
 @pytest.mark.slow
 def test_cls_cohort_memory_train_test_export_transfer(synthetic_data, tmp_path):
     """A classifier cohort with memories through the tools; member 1 exported loads strictly

@@ -1,8 +1,9 @@
 """Each model of a composite (a distiller's teacher and student, a cohort's members) sees the
 batch preprocessed by its own data preprocessor.
 
-Models whose preprocessor configs are equal share one pass (and so the same random batch
-augmentation); a composite whose models all agree keeps the plain shared path. Otherwise the
+Models whose preprocessor configs are equal (mmpretrain's ``train_cfg.augments`` included,
+which its ImageClassifier hands to the preprocessor) share one pass (and so the same random
+batch augmentation); a composite whose models all agree keeps the plain shared path. Otherwise the
 composite's ``data_preprocessor`` is a :class:`MultiModelDataPreprocessor`, which runs every
 distinct preprocessor on the raw batch (each on its own copy of the data samples, which
 preprocessors edit in place: padded labels, rescaled boxes) and hands the composite a
@@ -34,6 +35,15 @@ def _plain(cfg) -> Optional[dict]:
     if isinstance(cfg.get('type'), str):
         cfg['type'] = cfg['type'].split('.')[-1]
     return cfg
+
+
+def _train_cfg_augments(cfg) -> Optional[list]:
+    """mmpretrain's ``train_cfg.augments`` of a model config (batch augmentations its
+    ImageClassifier hands to the data preprocessor), or None."""
+    train_cfg = cfg.get('train_cfg')
+    if not isinstance(train_cfg, dict) or not train_cfg.get('augments'):
+        return None
+    return [_plain(a) for a in train_cfg['augments']]
 
 
 def _differing_keys(a: Optional[dict], b: Optional[dict]) -> List[str]:
@@ -100,8 +110,11 @@ def composite_preprocessor(models: Sequence[nn.Module], cfgs: Sequence[dict],
                     'own (MMEngine fills model.data_preprocessor from the top-level '
                     'data_preprocessor when the model dict has no such key), or give the '
                     'models the same data_preprocessor')
-    # models share a pass when their preprocessors are of one class and one config
-    kinds = [(type(m.data_preprocessor), cfg) for m, cfg in zip(models, own)]
+    # models share a pass when their preprocessors are of one class and one config, batch
+    # augmentations included (mmpretrain's ImageClassifier gives its preprocessor the
+    # ``train_cfg`` augments: Mixup/CutMix of a DeiT recipe are not in its data_preprocessor)
+    kinds = [(type(m.data_preprocessor), cfg, _train_cfg_augments(model_cfg))
+             for m, cfg, model_cfg in zip(models, own, cfgs)]
     groups: List[List[int]] = []
     for k, kind in enumerate(kinds):
         for group in groups:

@@ -22,6 +22,26 @@ from ..necks import AuxiliaryBranches, StageAggregator
 from ..recorder import ModuleRecorder
 
 
+# batch augmentations that mix the images of a batch (mmpretrain's), by class name
+_MIXING = ('Mixup', 'CutMix', 'ResizeMix')
+
+
+def _mixing_augments(preprocessor: nn.Module) -> List[str]:
+    """Class names of the image-mixing batch augmentations a data preprocessor runs."""
+    found, todo = [], [getattr(preprocessor, 'batch_augments', None)]
+    while todo:
+        augment = todo.pop()
+        if augment is None:
+            continue
+        if isinstance(augment, (list, tuple, nn.ModuleList)):
+            todo.extend(augment)
+            continue
+        if any(c.__name__ in _MIXING for c in type(augment).__mro__):
+            found.append(type(augment).__name__)
+        todo.extend(getattr(augment, 'augments', None) or [])
+    return sorted(found)
+
+
 def _per_member(cfg, n: int, key: str) -> List[dict]:
     if cfg is None:
         return [None] * n
@@ -97,6 +117,18 @@ class MCLCohort(ModelGroup):
             raise ValueError('model.members: an MCL cohort needs at least 2 members, got '
                              f'{len(members) if isinstance(members, Sequence) else members!r}')
         super().__init__(members, predict_member, data_preprocessor, init_cfg)
+        if self.per_member_preprocessing:
+            for k, member in enumerate(self.members):
+                mixing = _mixing_augments(member.data_preprocessor)
+                if mixing:
+                    raise ValueError(
+                        f'model.members[{k}] mixes the images of a batch ({", ".join(mixing)}'
+                        ': batch_augments of its data_preprocessor, or mmpretrain\'s '
+                        'train_cfg.augments), and the members preprocess apart (their '
+                        'data_preprocessor or train_cfg.augments differ), so each member would '
+                        'mix other pairs: MCL pairs sample i across members, which would then '
+                        'be different images. Give every member the same data_preprocessor and '
+                        'train_cfg.augments (one shared pass, one mix), or none that mixes')
         if level not in ('image', 'pixel'):
             raise ValueError(f"model.level must be 'image' or 'pixel', got {level!r}")
         check_align(align, 'model.align')
