@@ -141,10 +141,28 @@ def test_recorders_index_chain_and_deepcopy():
     pair.module(x)
     with pytest.raises(ValueError, match='set k.pair.index'):
         pair.get()
-    pair.index = -1
+    pair = ModuleRecorder(torch.nn.Sequential(_Pair()), dict(module='0', index=-1), 'k.pair')
+    pair.module(x)
     assert torch.equal(pair.get(), x * 2)
+    # nested outputs (a distilled DeiT's last stage gives (cls_token, dist_token)): a list
+    nested = ModuleRecorder(torch.nn.Sequential(_Nested()), dict(module='0', index=-1), 'k.n')
+    nested.module(x)
+    with pytest.raises(ValueError, match=r'gives a tuple of 2 after index \[-1\]; set '
+                                         r'k.n.index .*a list of indices'):
+        nested.get()
+    nested = ModuleRecorder(torch.nn.Sequential(_Nested()), dict(module='0', index=[-1, 0]),
+                            'k.n')
+    nested.module(x)
+    assert torch.equal(nested.get(), x * 3)
+    with pytest.raises(ValueError, match=r"k.i.index must be an int or a list of ints"):
+        ModuleRecorder(linear, dict(module='0', index='-1'), 'k.i')
     with pytest.raises(ValueError, match=r'k.bad has unknown keys \[\'moduel\'\]'):
         ModuleRecorder(linear, dict(module='0', moduel='1'), 'k.bad')
+
+
+class _Nested(torch.nn.Module):
+    def forward(self, x):
+        return (x, (x * 3, x * 4))
 
 
 class _Pair(torch.nn.Module):

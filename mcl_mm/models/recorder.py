@@ -6,8 +6,10 @@ A recorder is configured as ``dict(module=NAME, io='output', index=None, transfo
 * ``module``: the name in ``model.named_modules()``, e.g. ``'decode_head.conv_seg'``;
 * ``io``: ``'output'`` (what the module returns) or ``'input'`` (its first positional input);
 * ``index``: for a module that returns (or takes) a tuple or list, the element to keep
-  (e.g. ``-1``: the last stage of K-Net's stage logits, the last backbone stage); a tensor is
-  kept as it is (a K-Net head returns the list in training and the last tensor in eval mode);
+  (e.g. ``-1``: the last stage of K-Net's stage logits, the last backbone stage), or a list of
+  indices for nested outputs (``[-1, 0]``: the class token of a distilled DeiT's last stage,
+  which gives (cls_token, dist_token)); a tensor is kept as it is (a K-Net head returns the
+  list in training and the last tensor in eval mode);
 * ``transform``: a name in :data:`TRANSFORMS`, applied after ``index``:
   ``'query_seg_logits'`` turns a query-based head's ``(cls_scores, mask_preds)`` (MaskFormer,
   Mask2Former) into per-pixel class log-scores (B, K, h, w), as mmseg's ``predict`` computes
@@ -116,7 +118,14 @@ class ModuleRecorder:
         self.io = cfg.get('io', 'output')
         if self.io not in ('input', 'output'):
             raise ValueError(f"{key}.io must be 'input' or 'output', got {self.io!r}")
-        self.index: Optional[int] = cfg.get('index')
+        index = cfg.get('index')
+        if not (index is None or isinstance(index, int) or (
+                isinstance(index, (list, tuple)) and index
+                and all(isinstance(i, int) for i in index))):
+            raise ValueError(f'{key}.index must be an int or a list of ints (nested outputs), '
+                             f'got {index!r}')
+        self.index: Optional[tuple] = None if index is None else (
+            (index, ) if isinstance(index, int) else tuple(index))
         transform = cfg.get('transform')
         if transform is not None and transform not in TRANSFORMS:
             raise ValueError(f'{key}.transform must be one of {sorted(TRANSFORMS)}, got '
@@ -137,13 +146,18 @@ class ModuleRecorder:
             raise RuntimeError(f'{self.key}: module {self.name!r} saw no forward pass in this '
                                'step (it is not used by the forward of its model)')
         value = self.data
-        if self.index is not None and isinstance(value, (tuple, list)):
-            value = value[self.index]
+        for i in self.index or ():
+            if not isinstance(value, (tuple, list)):
+                break
+            value = value[i]
         if self.transform is not None:
             value = self.transform(value)
         elif isinstance(value, (tuple, list)):
-            raise ValueError(f'{self.key}: module {self.name!r} gives a {type(value).__name__} '
-                             f'of {len(value)}; set {self.key}.index to the element to use')
+            raise ValueError(
+                f'{self.key}: module {self.name!r} gives a {type(value).__name__} of '
+                f'{len(value)}' + (f' after index {list(self.index)}' if self.index else '')
+                + f'; set {self.key}.index to the element to use (a list of indices for nested '
+                'outputs, e.g. [-1, 0])')
         return value
 
     def clear(self) -> None:
