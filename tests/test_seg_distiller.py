@@ -301,6 +301,16 @@ def test_teacher_precision_hands_fp32_to_the_losses():
         _build(teacher_precision=dict(dtype='int8'))
     with pytest.raises(ValueError, match='model.teacher_precision has unknown keys'):
         _build(teacher_precision=dict(precision='bf16'))
+    # a stock op that views its input as contiguous NCHW (PSANet's PSAMask, DMNet's dynamic
+    # convolution) fails in channels-last: the error names the key to change
+    head = model.teacher.decode_head
+    head_forward = head.forward
+    head.forward = lambda x: head_forward([f.view(len(f), -1).view(f.shape) for f in x])
+    with pytest.raises(RuntimeError, match=r'model.teacher_precision.channels_last=True: the '
+                                           r'teacher fails in the channels-last memory format '
+                                           r'\(view size .* set model.teacher_precision.'
+                                           r'channels_last=False'):
+        model(**batch, mode='loss')
 
 
 @pytest.mark.slow

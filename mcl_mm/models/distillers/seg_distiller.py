@@ -288,9 +288,24 @@ class SegDistiller(BaseModel):
         with torch.no_grad(), torch.autocast(device_type=inputs.device.type,
                                              dtype=self.teacher_dtype or torch.float32,
                                              enabled=self.teacher_dtype is not None):
-            if self.teacher_channels_last:
-                inputs = inputs.contiguous(memory_format=torch.channels_last)
-            self.teacher.encode_decode(inputs, [s.metainfo for s in data_samples])
+            metas = [s.metainfo for s in data_samples]
+            if not self.teacher_channels_last:
+                self.teacher.encode_decode(inputs, metas)
+                return
+            try:
+                self.teacher.encode_decode(inputs.contiguous(memory_format=torch.channels_last),
+                                           metas)
+            except RuntimeError as e:
+                # stock ops that view a tensor as contiguous NCHW (PSANet's PSAMask, DMNet's
+                # dynamic convolution) fail on channels-last activations with torch's view
+                # error; other errors are not the memory format's
+                if 'view size is not compatible' not in str(e):
+                    raise
+                raise RuntimeError(
+                    'model.teacher_precision.channels_last=True: the teacher fails in the '
+                    f'channels-last memory format ({e}): some stock ops (PSANet, DMNet) view '
+                    'their tensors as contiguous NCHW; set '
+                    'model.teacher_precision.channels_last=False') from e
 
     def recorded(self, data_samples: List, padded: Dict[str, tuple]) -> Dict[str, tuple]:
         """What the recorders saw in the last student and teacher passes, plus the labels
