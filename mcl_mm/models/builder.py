@@ -64,7 +64,8 @@ def replaced_types(overrides: dict, stock: dict, key: str) -> List[str]:
     """Where ``overrides`` gives a dict a ``type`` other than the stock dict's there without
     ``_delete_``: the config merge then keeps the stock dict's other keys for the new type
     (mmengine's rule, right for ``norm_cfg=dict(type='BN')`` over SyncBN, wrong for a codec
-    of another kind). One line per place: ``key.path: type A replaces B, keeps (k, ...)``."""
+    of another kind). One line per place: ``key.path: type 'A' replaces the stock 'B' and
+    keeps its k1, k2``."""
     found = []
     for name, value in overrides.items():
         old = stock.get(name) if isinstance(stock, dict) else None
