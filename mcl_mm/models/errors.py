@@ -30,3 +30,17 @@ def infer_channels(cfg: dict, key: str, name: str, recorder) -> None:
         raise ValueError(f'{key}.{name}={given}, but the recorder {recorder.key} (module '
                          f'{recorder.name!r}) gives {found} channels: set {key}.{name}={found} '
                          'or leave it unset')
+
+
+def check_init_model_keys(owner: str, parts: str, pretrained=None, train_cfg=None) -> None:
+    """``mmseg.apis.init_model`` (behind ``inference_model`` and mmseg's demos) sets
+    ``model.pretrained=None`` and ``model.train_cfg=None`` on every config before it builds
+    the model; a composite (``owner``) takes both, and None is all they may be: its parts
+    (``parts``, e.g. ``model.student``) have their own. Any other value is an error naming
+    where it belongs."""
+    for name, value in (('pretrained', pretrained), ('train_cfg', train_cfg)):
+        if value is not None:
+            raise ValueError(
+                f'model.{name}={value!r}: {owner} has no {name} of its own (only None is '
+                f'taken, as mmseg.apis.init_model sets it); give it to its models in {parts} '
+                f'(e.g. {parts}.{name})')

@@ -8,6 +8,7 @@ from mmengine.model import BaseModel, ModuleList
 from mcl_mm.registry import MODELS
 
 from .builder import resolve_model_cfg
+from .errors import check_init_model_keys
 from .multi_model_preprocessor import PerModelBatch, composite_preprocessor
 
 _PLAIN = (bool, int, float, str, type(None))
@@ -91,13 +92,18 @@ class ModelGroup(BaseModel):
             from the config's top-level ``data_preprocessor`` when the model dict has none:
             set it to None to let each member use its own.
         init_cfg (dict, optional): MMEngine initialisation config.
+        pretrained, train_cfg: None only: ``mmseg.apis.init_model`` sets both on any config
+            (members have their own).
     """
 
     def __init__(self,
                  members: Sequence[dict],
                  predict_member: Union[int, str] = 0,
                  data_preprocessor: Optional[dict] = None,
-                 init_cfg: Optional[dict] = None):
+                 init_cfg: Optional[dict] = None,
+                 pretrained: None = None,
+                 train_cfg: None = None):
+        check_init_model_keys(type(self).__name__, 'model.members[k]', pretrained, train_cfg)
         if not isinstance(members, Sequence) or len(members) == 0:
             raise ValueError('model.members must be a non-empty list of model configs')
         if predict_member != 'all' and not (isinstance(predict_member, int)

@@ -99,6 +99,7 @@ class MCLCohort(ModelGroup):
         predict_member (int | str): member used in ``predict``/``tensor`` modes, or 'all'.
         data_preprocessor (dict, optional): see :class:`~mcl_mm.models.ModelGroup`.
         init_cfg (dict, optional): MMEngine initialisation config.
+        pretrained, train_cfg: None only (see :class:`~mcl_mm.models.ModelGroup`).
     """
 
     def __init__(self,
@@ -112,11 +113,14 @@ class MCLCohort(ModelGroup):
                  align: Union[str, int] = 'smaller',
                  predict_member: Union[int, str] = 0,
                  data_preprocessor: Optional[dict] = None,
-                 init_cfg: Optional[dict] = None):
+                 init_cfg: Optional[dict] = None,
+                 pretrained: None = None,
+                 train_cfg: None = None):
         if not isinstance(members, Sequence) or len(members) < 2:
             raise ValueError('model.members: an MCL cohort needs at least 2 members, got '
                              f'{len(members) if isinstance(members, Sequence) else members!r}')
-        super().__init__(members, predict_member, data_preprocessor, init_cfg)
+        super().__init__(members, predict_member, data_preprocessor, init_cfg, pretrained,
+                         train_cfg)
         if self.per_member_preprocessing:
             for k, member in enumerate(self.members):
                 mixing = _mixing_augments(member.data_preprocessor)

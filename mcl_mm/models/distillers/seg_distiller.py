@@ -18,7 +18,7 @@ from mcl_mm.registry import MODELS
 
 from ..align import align_tensors, check_align, common_extent
 from ..builder import resolve_model_cfg
-from ..errors import config_key, infer_channels
+from ..errors import check_init_model_keys, config_key, infer_channels
 from ..multi_model_preprocessor import PerModelBatch, composite_preprocessor
 from ..recorder import ModuleRecorder
 
@@ -140,6 +140,8 @@ class SegDistiller(BaseModel):
         data_preprocessor (dict, optional): one preprocessor for both models; it must equal
             each one's own (default: each model uses its own).
         init_cfg (dict, optional): MMEngine initialisation config.
+        pretrained, train_cfg: None only: ``mmseg.apis.init_model`` sets both on any config
+            (the student and teacher have their own).
     """
 
     def __init__(self,
@@ -152,7 +154,10 @@ class SegDistiller(BaseModel):
                  align: Union[str, int] = 'smaller',
                  teacher_precision: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None,
-                 init_cfg: Optional[dict] = None):
+                 init_cfg: Optional[dict] = None,
+                 pretrained: None = None,
+                 train_cfg: None = None):
+        check_init_model_keys('SegDistiller', 'model.student', pretrained, train_cfg)
         check_align(align, 'model.align', SOURCES)
         precision = _teacher_precision(teacher_precision)
         student_cfg = resolve_model_cfg(student, 'model.student')
