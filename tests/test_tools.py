@@ -62,12 +62,21 @@ def test_seg_train_test_resume_load_from(synthetic_data, tmp_path):
     assert _last_checkpoint(work).name == 'iter_6.pth'
     iters = [s['iter'] for s in _scalars(work) if 'loss' in s]
     assert iters[-2:] == [5, 6]
+    # --resume CHECKPOINT (mmdet's, mmpose's, mmpretrain's form): that one, not the latest
+    log = run_tool('tools/train.py', SEG, '--work-dir', str(work), '--resume', str(ckpt),
+                   *_seg_opts(data, iters=5))
+    assert re.search(r'resumed epoch: 0, iter: 4', log), log[-3000:]
+    assert _last_checkpoint(work).name == 'iter_5.pth'
 
-    # load_from starts a new run from the weights
+    # load_from starts a new run from the weights; --auto-scale-lr: batch 2 against the
+    # config's base_batch_size 4; --no-validate: no validation at the end
     work2 = tmp_path / 'seg_load_from'
-    log = run_tool('tools/train.py', SEG, '--work-dir', str(work2), *_seg_opts(data, iters=2),
-                   f'load_from={ckpt}')
+    log = run_tool('tools/train.py', SEG, '--work-dir', str(work2), '--auto-scale-lr',
+                   '--no-validate', *_seg_opts(data, iters=2), f'load_from={ckpt}')
     assert 'Load checkpoint from' in log
+    assert 'Scaling the original LR by 0.5' in log and not re.search(r'mIoU: \d', log)
+    lr = [s['lr'] for s in _scalars(work2) if s.get('iter') == 1]
+    assert lr and lr[0] == pytest.approx(0.05 * 0.5, rel=1e-3)
 
     # tools/test.py: mIoU, --out (label maps), --show-dir (painted images), --tta
     out, show = tmp_path / 'pred', tmp_path / 'show'
@@ -143,6 +152,21 @@ def test_train_args_edit_the_config():
     expected = 'AmpOptimWrapper' if torch.cuda.is_available() else 'mcl_mm.CPUAmpOptimWrapper'
     assert cfg.optim_wrapper.type == expected and cfg.resume
     assert cfg.work_dir.endswith('work_dirs/deeplabv3-r18_synthetic-cityscapes')
+    assert cfg.get('load_from') is None and not cfg.auto_scale_lr.enable
+    assert cfg.val_dataloader is not None
+    # mmdet's, mmpose's and mmpretrain's flags: --resume CHECKPOINT, --auto-scale-lr,
+    # --no-validate
+    args = _args(config=SEG, resume='w/iter_4.pth', auto_scale_lr=True, no_validate=True)
+    cfg = apply_train_args(Config.fromfile(str(REPO / SEG)), args)
+    assert cfg.resume and cfg.load_from == 'w/iter_4.pth' and cfg.auto_scale_lr.enable
+    assert cfg.val_dataloader is None and cfg.val_cfg is None and cfg.val_evaluator is None
+    cfg = apply_train_args(Config.fromfile(str(REPO / SEG)), _args(resume='auto'))
+    assert cfg.resume and cfg.get('load_from') is None
+    cfg = Config.fromfile(str(REPO / SEG))
+    cfg.auto_scale_lr = None
+    with pytest.raises(ValueError, match=r'--auto-scale-lr needs auto_scale_lr=dict\('
+                                         r'base_batch_size=N\)'):
+        apply_train_args(cfg, _args(auto_scale_lr=True))
     cfg = Config.fromfile(str(REPO / SEG))
     cfg.optim_wrapper.type = 'MyWrapper'
     with pytest.raises(ValueError, match="optim_wrapper.type='OptimWrapper'"):
@@ -206,7 +230,7 @@ def test_slurm_scripts_call_srun(tmp_path, script, args, expected):
 
 @pytest.mark.parametrize('tool, flags', [
     ('tools/train.py', ['--work-dir', '--resume', '--amp', '--cfg-options', '--launcher',
-                        '--local_rank']),
+                        '--local_rank', '--auto-scale-lr', '--no-validate']),
     ('tools/test.py', ['--work-dir', '--out', '--show', '--show-dir', '--wait-time', '--tta',
                        '--cfg-options', '--launcher', '--local_rank']),
 ])

@@ -1,7 +1,9 @@
 """Train a model from an mmseg, mmdet, mmpose or mcl_mm config.
 
-Same interface as mmseg 1.2.2's ``tools/train.py``; the task toolbox comes from the
-config's ``default_scope``. On a machine without CUDA, ``--launcher pytorch`` runs on gloo.
+Same interface as mmseg 1.2.2's ``tools/train.py`` with the flags mmdet's, mmpose's and
+mmpretrain's add (``--resume CHECKPOINT``, ``--auto-scale-lr``, ``--no-validate``); the task
+toolbox comes from the config's ``default_scope``. On a machine without CUDA,
+``--launcher pytorch`` runs on gloo.
 """
 import argparse
 
@@ -16,11 +18,19 @@ def parse_args():
     parser.add_argument('config', help='train config file path')
     parser.add_argument('--work-dir', help='the dir to save logs and models')
     parser.add_argument(
-        '--resume', action='store_true', default=False,
-        help='resume from the latest checkpoint in the work_dir automatically')
+        '--resume', nargs='?', const='auto', default=False, metavar='CHECKPOINT',
+        help='resume from CHECKPOINT, or without it from load_from when the config sets it, '
+        'else from the latest checkpoint in the work_dir')
     parser.add_argument(
         '--amp', action='store_true', default=False,
         help='enable automatic-mixed-precision training')
+    parser.add_argument(
+        '--auto-scale-lr', action='store_true', default=False,
+        help="scale the learning rate by the total batch size (processes x batch per process) "
+        "over the config's auto_scale_lr.base_batch_size")
+    parser.add_argument(
+        '--no-validate', action='store_true', default=False,
+        help='do not validate during training (the val parts of the config are dropped)')
     parser.add_argument(
         '--tensorboard', action='store_true', default=False,
         help="also log to TensorBoard (the config's visualizer gets a TensorboardVisBackend; "

@@ -50,6 +50,6 @@ param_scheduler = [
     dict(type='LinearLR', begin=0, end=20, start_factor=0.01, by_epoch=False),
     dict(type='MultiStepLR', begin=0, end=max_epochs, milestones=[15], gamma=0.1, by_epoch=True)
 ]
-auto_scale_lr = dict(enable=False)
+auto_scale_lr = dict(enable=False, base_batch_size=16)  # --auto-scale-lr: lr is for 16
 default_hooks = dict(logger=dict(interval=5), checkpoint=dict(interval=max_epochs))
 randomness = dict(seed=0)

@@ -1,8 +1,10 @@
 """Turn the command-line arguments of ``tools/train.py`` / ``tools/test.py`` into config edits.
 
-The arguments are those of mmseg 1.2.2's tools. The task toolbox comes from the config's
-``default_scope`` (``mmseg``, ``mmdet``, ``mmpose`` or ``mmpretrain``), so the same tools serve
-all four; only the visualisation hook, ``--out`` and ``--tta`` differ between the toolboxes.
+The arguments are those of mmseg 1.2.2's tools, and for train.py those mmdet's, mmpose's and
+mmpretrain's add (``--resume CHECKPOINT``, ``--auto-scale-lr``, ``--no-validate``). The task
+toolbox comes from the config's ``default_scope`` (``mmseg``, ``mmdet``, ``mmpose`` or
+``mmpretrain``), so the same tools serve all four; only the visualisation hook, ``--out`` and
+``--tta`` differ between the toolboxes.
 """
 import argparse
 import logging
@@ -53,8 +55,19 @@ def _common(cfg: Config, args) -> Config:
 
 
 def apply_train_args(cfg: Config, args) -> Config:
-    """``--work-dir``, ``--resume``, ``--amp``, ``--cfg-options``, ``--launcher``."""
+    """``--work-dir``, ``--resume [CHECKPOINT]``, ``--amp``, ``--auto-scale-lr``,
+    ``--no-validate``, ``--cfg-options``, ``--launcher``."""
     _common(cfg, args)
+    if getattr(args, 'auto_scale_lr', False):
+        scale = cfg.get('auto_scale_lr')
+        if not isinstance(scale, dict) or 'base_batch_size' not in scale:
+            raise ValueError(
+                '--auto-scale-lr needs auto_scale_lr=dict(base_batch_size=N) in the config: '
+                'N is the total batch size (processes x batch per process) its learning rate '
+                f'is set for; the config has auto_scale_lr={scale!r}')
+        scale['enable'] = True
+    if getattr(args, 'no_validate', False):
+        cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
     if args.amp:
         wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
         if wrapper == 'AmpOptimWrapper':
@@ -74,7 +87,10 @@ def apply_train_args(cfg: Config, args) -> Config:
                 cfg.model.setdefault('train_cfg', ConfigDict())['compute_acc'] = False
                 print_log('--amp on CPU: mmpose heads skip their training accuracy (numpy '
                           'has no bfloat16)', logger='current', level=logging.WARNING)
-    cfg.resume = args.resume
+    # --resume: latest (or load_from), as mmseg's; --resume CHECKPOINT: that one, as mmdet's
+    cfg.resume = bool(args.resume)
+    if isinstance(args.resume, str) and args.resume != 'auto':
+        cfg.load_from = args.resume
     if getattr(args, 'tensorboard', False):
         add_tensorboard(cfg)
     return cfg

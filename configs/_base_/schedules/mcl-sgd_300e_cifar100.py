@@ -14,3 +14,5 @@ val_cfg = dict()
 test_cfg = dict()
 default_hooks = dict(logger=dict(interval=50), checkpoint=dict(max_keep_ckpts=3))
 randomness = dict(seed=0)
+# the lr is for 128 images per step: tools/train.py --auto-scale-lr scales it to other totals
+auto_scale_lr = dict(enable=False, base_batch_size=128)

@@ -12,3 +12,4 @@ train_cfg = dict(max_epochs=max_epochs, val_interval=5)
 default_hooks = dict(
     logger=dict(interval=10), checkpoint=dict(interval=5, max_keep_ckpts=1))
 randomness = dict(seed=0)
+auto_scale_lr = dict(enable=False, base_batch_size=16)  # the synthetic set's batch

@@ -15,3 +15,4 @@ param_scheduler = [
 ]
 default_hooks = dict(logger=dict(interval=5), checkpoint=dict(interval=max_epochs))
 randomness = dict(seed=0)
+auto_scale_lr = dict(enable=False, base_batch_size=4)  # the synthetic sets' batch

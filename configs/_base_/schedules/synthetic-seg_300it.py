@@ -13,3 +13,4 @@ default_hooks = dict(
     checkpoint=dict(interval=max_iters // 2, max_keep_ckpts=2))
 env_cfg = dict(cudnn_benchmark=False)
 randomness = dict(seed=0)
+auto_scale_lr = dict(enable=False, base_batch_size=4)  # the synthetic sets' batch
