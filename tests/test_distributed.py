@@ -105,6 +105,7 @@ def test_two_processes_of_batch_1_equal_one_process_of_batch_2(synthetic_data, t
 
 
 MCL_CLS = REPO / 'configs/mcl/resnet18x2_synthetic-imagenet.py'
+SEG_STUDENT = 'configs/baselines/deeplabv3-r18-half_synthetic-cityscapes.py'
 
 
 @pytest.mark.slow
@@ -135,3 +136,66 @@ def test_ranks_hold_identical_mcl_memories_after_real_steps(synthetic_data, tmp_
         if 'running_' not in key and 'num_batches_tracked' not in key:
             assert torch.equal(r0[key], r1[key]), key
     assert (r0['mcl_loss.memory_labels'][:20] >= 0).all()
+
+
+# a member whose parameters are not all in its loss (layer4 unused, as the final conv of mmdet's
+# YOLOv3-MobileNetV2): its config sets find_unused_parameters=True, as that stock config does
+UNUSED_MEMBER = f"""
+_base_ = [{str(REPO / 'configs/baselines/resnet18_synthetic-imagenet.py')!r}]
+model = dict(backbone=dict(out_indices=(2, )), head=dict(in_channels=256))
+find_unused_parameters = True
+"""
+
+
+def _unused_group(tmp_path, extra=''):
+    member = tmp_path / 'member.py'
+    member.write_text(UNUSED_MEMBER)
+    group = tmp_path / f'group{len(extra)}.py'
+    group.write_text(
+        f"_base_ = [{str(REPO / 'configs/baselines/resnet18_synthetic-imagenet.py')!r}]\n"
+        "model = dict(_delete_=True, type='mcl_mm.ModelGroup',\n"
+        f"             members=[dict(cfg_path={str(member)!r}), dict(cfg_path={str(member)!r})])\n"
+        + extra)
+    return str(group)
+
+
+def test_members_configs_find_unused_parameters_is_recorded(tmp_path):
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+
+    from mcl_mm.registry import MODELS
+    init_default_scope('mmpretrain')
+    group = MODELS.build(Config.fromfile(_unused_group(tmp_path)).model)
+    assert group.unused_parameters_from == [f'model.members[{k}] ({tmp_path}/member.py)'
+                                            for k in (0, 1)]
+    single = MODELS.build(dict(type='mcl_mm.ModelGroup', members=[
+        dict(cfg_path=str(REPO / 'configs/baselines/resnet18_synthetic-imagenet.py'))]))
+    assert single.unused_parameters_from == []
+    # a CIRKD student given by cfg_path (the frozen teacher has no gradients to reduce)
+    student = tmp_path / 'student.py'
+    student.write_text(f"_base_ = [{str(REPO / SEG_STUDENT)!r}]\nfind_unused_parameters = True\n")
+    cfg = Config.fromfile(str(CIRKD_CFG))
+    cfg.model.update(teacher_ckpt=None, random_teacher=True, student=dict(cfg_path=str(student)))
+    init_default_scope('mmseg')
+    assert MODELS.build(cfg.model).unused_parameters_from == [f'model.student ({student})']
+
+
+@pytest.mark.slow
+def test_ddp_gets_find_unused_parameters_from_the_members_configs(synthetic_data, tmp_path):
+    """Two members from a config that sets find_unused_parameters=True train with DDP on 2
+    processes (without it DDP stops at the second step); a config that sets it False keeps
+    it (and DDP stops, as it would for the member alone)."""
+    data = synthetic_data('imagenet', num_train=8, num_val=4)
+    opts = ['--cfg-options',
+            *[f'{s}_dataloader.dataset.data_root={data}' for s in ('train', 'val', 'test')],
+            *[f'{s}_dataloader.num_workers=0' for s in ('train', 'val', 'test')],
+            *[f'{s}_dataloader.persistent_workers=False' for s in ('train', 'val', 'test')],
+            'train_cfg.max_epochs=1', 'train_dataloader.batch_size=2']
+    log = run_tool('tools/dist_train.sh', _unused_group(tmp_path), '2', '--work-dir',
+                   str(tmp_path / 'w'), *opts, env=_env(29569))
+    assert 'DDP with find_unused_parameters=True: the config of model.members[0]' in log
+    assert 'Epoch(train) [1][2/2]' in log
+    with pytest.raises(AssertionError, match='Expected to have finished reduction'):
+        run_tool('tools/dist_train.sh',
+                 _unused_group(tmp_path, 'find_unused_parameters = False\n'), '2',
+                 '--work-dir', str(tmp_path / 'w2'), *opts, env=_env(29570))

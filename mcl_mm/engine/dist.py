@@ -36,10 +36,12 @@ def setup_cpu_distributed(cfg: Config) -> bool:
             f"launcher='{launcher}' needs CUDA with mmengine 0.10.7; on a machine without a GPU "
             "use --launcher pytorch (tools/dist_train.sh) which runs on gloo.")
     cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})['backend'] = 'gloo'
-    wrapper = cfg.get('model_wrapper_cfg') or dict(
-        type='mcl_mm.CPUDistributedDataParallel',
-        broadcast_buffers=False,
-        find_unused_parameters=cfg.get('find_unused_parameters', False))
+    wrapper = cfg.get('model_wrapper_cfg')
+    if not wrapper:
+        wrapper = dict(type='mcl_mm.CPUDistributedDataParallel', broadcast_buffers=False)
+        if cfg.get('find_unused_parameters') is not None:  # else DDP's default (False), or
+            # True from the configs of the model's parts (mcl_mm.Runner.wrap_model)
+            wrapper['find_unused_parameters'] = cfg.find_unused_parameters
     if wrapper.get('type') in (None, 'MMDistributedDataParallel'):
         # SyncBN runs on GPUs only: this wrapper swaps it for a gloo-synchronised BN
         wrapper['type'] = 'mcl_mm.CPUDistributedDataParallel'

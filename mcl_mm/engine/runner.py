@@ -52,6 +52,26 @@ class Runner(MMEngineRunner):
                 self.logger.info(f'removed {len(removed)} temporary file(s) of interrupted '
                                  f'checkpoint writes from {self.work_dir}: {removed}')
 
+    def wrap_model(self, model_wrapper_cfg, model):
+        """MMEngine's, with the ``find_unused_parameters=True`` of the configs the model's
+        trained parts come from (``model.unused_parameters_from``: a cohort member or CIRKD
+        student given by ``cfg_path``; a stock config sets it where its model leaves
+        parameters out of the loss, e.g. mmdet's YOLOv3-MobileNetV2). Without it DDP stops at
+        the second step. A config that sets ``find_unused_parameters`` itself keeps it."""
+        sources = getattr(model, 'unused_parameters_from', None)
+        ddp = (None, 'MMDistributedDataParallel', 'mcl_mm.CPUDistributedDataParallel')
+        if (sources and self.distributed and self.cfg.get('find_unused_parameters') is None
+                and (model_wrapper_cfg is None
+                     or (model_wrapper_cfg.get('type') in ddp
+                         and 'find_unused_parameters' not in model_wrapper_cfg))):
+            self.cfg.find_unused_parameters = True  # what MMEngine's default wrapper reads
+            if model_wrapper_cfg is not None:
+                model_wrapper_cfg['find_unused_parameters'] = True
+            self.logger.info(f'DDP with find_unused_parameters=True: the config of '
+                             f'{", ".join(sources)} sets it (set find_unused_parameters=False '
+                             'in this config to override)')
+        return super().wrap_model(model_wrapper_cfg, model)
+
     def load_or_resume(self) -> None:
         if self._resume and not self._has_loaded:
             self._load_from = resolve_resume_checkpoint(self.work_dir, self._load_from,

@@ -1,6 +1,6 @@
 """Build stock mmseg / mmdet / mmpose models from a model dict or from another config file."""
 from copy import deepcopy
-from typing import List, Union
+from typing import List, Optional, Union
 
 from mmengine.config import Config, ConfigDict
 from mmengine.config.utils import _get_external_cfg_base_path, _get_package_and_cfg_path
@@ -22,7 +22,8 @@ def load_config(path: str) -> Config:
     return Config.fromfile(path)
 
 
-def resolve_model_cfg(cfg: Union[dict, ConfigDict], key: str = 'model') -> ConfigDict:
+def resolve_model_cfg(cfg: Union[dict, ConfigDict], key: str = 'model',
+                      unused_from: Optional[List[str]] = None) -> ConfigDict:
     """Return a model config, reading it from ``cfg['cfg_path']`` if one is given.
 
     Args:
@@ -35,6 +36,9 @@ def resolve_model_cfg(cfg: Union[dict, ConfigDict], key: str = 'model') -> Confi
             is built in that config's ``default_scope`` (so an mmseg config path works from
             any scope).
         key: the config key this dict came from, used in error messages.
+        unused_from: when given, ``'KEY (PATH)'`` is appended to it if that config sets
+            ``find_unused_parameters=True`` (the model leaves parameters out of its loss, so
+            DDP needs it: :class:`mcl_mm.engine.runner.Runner` carries it over).
     """
     cfg = ConfigDict(deepcopy(dict(cfg)))
     if 'cfg_path' not in cfg:
@@ -55,6 +59,8 @@ def resolve_model_cfg(cfg: Union[dict, ConfigDict], key: str = 'model') -> Confi
         # at the top level)
         model['data_preprocessor'] = deepcopy(other.data_preprocessor)
     model = Config._merge_a_into_b(cfg, model)
+    if unused_from is not None and other.get('find_unused_parameters'):
+        unused_from.append(f'{key} ({path})')
     if other.get('default_scope') and '_scope_' not in model:
         model['_scope_'] = other.default_scope
     return model
@@ -81,12 +87,14 @@ def replaced_types(overrides: dict, stock: dict, key: str) -> List[str]:
     return found
 
 
-def build_task_model(cfg: Union[dict, ConfigDict], key: str = 'model') -> BaseModel:
-    """Build a stock model (see :func:`resolve_model_cfg` for the accepted forms).
+def build_task_model(cfg: Union[dict, ConfigDict], key: str = 'model',
+                     unused_from: Optional[List[str]] = None) -> BaseModel:
+    """Build a stock model (see :func:`resolve_model_cfg` for the accepted forms and
+    ``unused_from``).
 
     A ``TypeError`` of the build (an unexpected keyword) names the overrides that gave a
     stock dict another ``type`` without ``_delete_=True``, the usual cause."""
-    model_cfg = resolve_model_cfg(cfg, key)
+    model_cfg = resolve_model_cfg(cfg, key, unused_from)
     try:
         return MODELS.build(model_cfg)
     except TypeError as e:
@@ -164,4 +172,8 @@ def stock_model(cfg_path: str, **overrides) -> BaseModel:
     HSJP pretext: K pseudo-keypoints, no ImageNet initialisation) names its model this way and
     a user swaps the architecture by changing ``cfg_path`` alone."""
     check_pose_head(overrides, load_config(cfg_path).model, cfg_path)
-    return build_task_model(dict(cfg_path=cfg_path, **overrides), 'model')
+    unused_from = []
+    model = build_task_model(dict(cfg_path=cfg_path, **overrides), 'model', unused_from)
+    if unused_from:  # read by mcl_mm.engine.runner.Runner
+        model.unused_parameters_from = unused_from
+    return model

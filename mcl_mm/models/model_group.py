@@ -111,7 +111,8 @@ class ModelGroup(BaseModel):
             raise ValueError(f"model.predict_member={predict_member!r}: expected 'all' or a "
                              f'member index in [0, {len(members)})')
         keys = [f'model.members[{k}]' for k in range(len(members))]
-        cfgs = [resolve_model_cfg(m, key) for m, key in zip(members, keys)]
+        unused_from = []
+        cfgs = [resolve_model_cfg(m, key, unused_from) for m, key in zip(members, keys)]
         # copies: a model may fill in its config (mmpretrain's ImageClassifier sets the type
         # of its data_preprocessor), and the configs are compared as given below
         built = [MODELS.build(copy.deepcopy(cfg)) for cfg in cfgs]
@@ -121,6 +122,8 @@ class ModelGroup(BaseModel):
         self.members = ModuleList(built)
         self.predict_member = predict_member
         self.per_member_preprocessing = per_member
+        # members whose configs set find_unused_parameters=True (mcl_mm.Runner carries it)
+        self.unused_parameters_from = unused_from
 
     def __getattr__(self, name: str):
         try:

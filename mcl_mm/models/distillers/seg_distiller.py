@@ -160,7 +160,8 @@ class SegDistiller(BaseModel):
         check_init_model_keys('SegDistiller', 'model.student', pretrained, train_cfg)
         check_align(align, 'model.align', SOURCES)
         precision = _teacher_precision(teacher_precision)
-        student_cfg = resolve_model_cfg(student, 'model.student')
+        unused_from = []  # the student's config sets find_unused_parameters (mcl_mm.Runner)
+        student_cfg = resolve_model_cfg(student, 'model.student', unused_from)
         teacher_cfg = resolve_model_cfg(teacher, 'model.teacher')
         student_model = MODELS.build(student_cfg)
         teacher_model = revert_sync_batchnorm(MODELS.build(teacher_cfg))
@@ -169,6 +170,7 @@ class SegDistiller(BaseModel):
             ['model.student', 'model.teacher'], data_preprocessor)
         super().__init__(data_preprocessor=preprocessor, init_cfg=init_cfg)
         self.student = student_model
+        self.unused_parameters_from = unused_from
         self.align = align
 
         if teacher_ckpt is not None:
