@@ -24,6 +24,7 @@ from mmengine.runner import Runner as MMEngineRunner
 from mcl_mm.registry import RUNNERS
 
 from .checkpoint import remove_partial_writes, resolve_resume_checkpoint
+from .partwise_optim_constructor import partwise_optim_wrapper_cfg
 
 
 def _type_name(hook) -> str:
@@ -71,6 +72,23 @@ class Runner(MMEngineRunner):
                              f'{", ".join(sources)} sets it (set find_unused_parameters=False '
                              'in this config to override)')
         return super().wrap_model(model_wrapper_cfg, model)
+
+    def build_optim_wrapper(self, optim_wrapper):
+        """MMEngine's; for a composite (CIRKD distiller, cohort) whose ``optim_wrapper``
+        names a constructor other than MMEngine's default (a stock recipe's layer-wise decay),
+        that constructor is applied to each stock part as to the model alone
+        (:mod:`mcl_mm.engine.partwise_optim_constructor`)."""
+        if isinstance(optim_wrapper, dict):
+            partwise = partwise_optim_wrapper_cfg(self.model, optim_wrapper)
+            if partwise is not None:
+                parts = [name for name, _ in getattr(self.model, 'module',
+                                                     self.model).stock_parts()]
+                self.logger.info(
+                    f"optim_wrapper: {optim_wrapper['constructor']} is applied to each of "
+                    f'{parts} as to that model alone (mcl_mm.PartwiseOptimWrapperConstructor); '
+                    "the other parameters get the optimizer's own settings")
+                optim_wrapper = partwise
+        return super().build_optim_wrapper(optim_wrapper)
 
     def load_or_resume(self) -> None:
         if self._resume and not self._has_loaded:

@@ -135,6 +135,12 @@ class ModelGroup(BaseModel):
                 raise
             return member_attribute(name, [getattr(m, name) for m in members])
 
+    def stock_parts(self) -> List[Tuple[str, torch.nn.Module]]:
+        """``('members.k', member)``: the stock models a toolbox's optimizer constructor
+        (layer-wise decay) is applied to one by one
+        (:class:`~mcl_mm.engine.partwise_optim_constructor.PartwiseOptimWrapperConstructor`)."""
+        return [(f'members.{k}', member) for k, member in enumerate(self.members)]
+
     def member_batches(self, inputs, data_samples: Optional[list],
                        own_samples: bool = False) -> List[Tuple]:
         """(inputs, data_samples) as each member sees them.

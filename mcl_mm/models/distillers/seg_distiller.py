@@ -208,6 +208,13 @@ class SegDistiller(BaseModel):
         self.distill_weight_scale = 1.0
         self._log_keys: Dict[str, List[str]] = {}  # loss key -> the names it logs under
 
+    def stock_parts(self) -> List[tuple]:
+        """``[('student', student)]``: the stock model a toolbox's optimizer constructor
+        (layer-wise decay) is applied to as to the student alone
+        (:class:`~mcl_mm.engine.partwise_optim_constructor.PartwiseOptimWrapperConstructor`);
+        the frozen teacher has no parameters in the optimizer."""
+        return [('student', self.student)]
+
     def _build_loss(self, key: str, cfg: dict):
         cfg = dict(cfg)
         inputs = dict(cfg.pop('inputs', {}))
