@@ -159,3 +159,52 @@ def test_last_checkpoint_is_written_atomically(tmp_path, monkeypatch):
             f.write('/work/iter_4.pth')
     assert path.read_text() == '/work/iter_2.pth'
     assert sorted(p.name for p in tmp_path.iterdir()) == ['last_checkpoint']
+
+
+COHORT = 'configs/mcl/deeplabv3-r18-halfx2_synthetic-cityscapes.py'
+MEMBER = 'configs/baselines/deeplabv3-r18-half_synthetic-cityscapes.py'
+
+
+def _stock_checkpoint(path):
+    """A stock DeepLabV3 checkpoint of the cohort's member config, saved the stock way."""
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+    from mmseg.registry import MODELS
+    from conftest import REPO
+    init_default_scope('mmseg')
+    torch.manual_seed(1)
+    model = MODELS.build(Config.fromfile(str(REPO / MEMBER)).model)
+    model.init_weights()
+    save_checkpoint(model.state_dict(), str(path))
+    return model.state_dict()
+
+
+@pytest.mark.slow
+def test_load_from_a_stock_checkpoint_into_a_cohort_is_refused(tmp_path):
+    """load_from = a stock model's checkpoint would load nothing into a cohort (keys
+    members.k.*): an error says to give it to the members' init_cfg; that way member 0 starts
+    from it exactly."""
+    from mmengine.config import Config
+    from conftest import REPO
+
+    from mcl_mm.engine.runner import Runner
+    stock = _stock_checkpoint(tmp_path / 'stock.pth')
+    cfg = Config.fromfile(str(REPO / COHORT))
+    cfg.work_dir = str(tmp_path / 'work')
+    cfg.load_from = str(tmp_path / 'stock.pth')
+    runner = Runner.from_cfg(cfg)
+    with pytest.raises(ValueError, match=r"model\.members\[0\]\.init_cfg=dict\(type='Pretrained'"
+                                         r".*model\.members\[1\]\.init_cfg"):
+        runner.load_or_resume()
+    # the cohort's own checkpoint loads (as for a finished run or --resume)
+    save_checkpoint(runner.model.state_dict(), str(tmp_path / 'cohort.pth'))
+    cfg.load_from = str(tmp_path / 'cohort.pth')
+    Runner.from_cfg(cfg).load_or_resume()
+    # the way the error gives: member 0 from the stock checkpoint
+    cfg.load_from = None
+    cfg.model.members[0].init_cfg = dict(type='Pretrained', checkpoint=str(tmp_path / 'stock.pth'))
+    runner = Runner.from_cfg(cfg)
+    runner._init_model_weights()
+    member = runner.model.members[0].state_dict()
+    for key, value in stock.items():
+        assert torch.equal(member[key], value), key

@@ -250,3 +250,34 @@ def resolve_resume_checkpoint(work_dir: str, load_from: Optional[str] = None,
                            f'{[os.path.basename(p) for _, _, p in sorted(candidates)]}); start '
                            'again without --resume, or give --cfg-options load_from=PATH')
     return None
+
+
+def check_load_from_fits(model, state_dict: dict, filename: str) -> None:
+    """``load_from`` into a composite (CIRKD distiller, cohort) whose keys it does not hold.
+
+    MMEngine loads ``load_from`` non-strictly: a stock model's checkpoint given to a composite
+    (keys ``backbone.*`` where the composite has ``student.backbone.*`` or
+    ``members.k.backbone.*``) loads nothing, a warning lists every key, and training starts from
+    the initialisation. When no key of the checkpoint is the composite's but some part takes it
+    whole, this is a ValueError that says how to start that part from it; a composite's own
+    checkpoint (``--resume``, a finished run) passes.
+    """
+    model = getattr(model, 'module', model)
+    if not hasattr(model, 'stock_parts'):
+        return
+    keys = {re.sub(r'^module\.', '', k) for k in state_dict}
+    if not keys or keys & set(model.state_dict()):
+        return
+    fits = [name for name, part in model.stock_parts() if keys & set(part.state_dict())]
+    if not fits:
+        return
+    where = {'student': 'model.student'}
+    keys_hint = ', '.join(
+        f"{where.get(name, 'model.members[' + name.split('.')[-1] + ']')}.init_cfg="
+        f"dict(type='Pretrained', checkpoint={filename!r})" for name in fits)
+    raise ValueError(
+        f'load_from={filename!r} holds a stock model\'s weights (keys like '
+        f'{sorted(keys)[0]!r}), and no key of {type(model).__name__} (its stock models are '
+        f'{[name for name, _ in model.stock_parts()]}): it would load nothing. To start a '
+        f'model from it, set {keys_hint} (for the models it is meant for) and leave load_from '
+        'unset')

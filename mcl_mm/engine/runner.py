@@ -23,7 +23,7 @@ from mmengine.runner import Runner as MMEngineRunner
 
 from mcl_mm.registry import RUNNERS
 
-from .checkpoint import remove_partial_writes, resolve_resume_checkpoint
+from .checkpoint import check_load_from_fits, remove_partial_writes, resolve_resume_checkpoint
 from .partwise_optim_constructor import partwise_optim_wrapper_cfg
 
 
@@ -89,6 +89,13 @@ class Runner(MMEngineRunner):
                     "the other parameters get the optimizer's own settings")
                 optim_wrapper = partwise
         return super().build_optim_wrapper(optim_wrapper)
+
+    def load_checkpoint(self, filename, *args, **kwargs):
+        """MMEngine's, refusing a stock model's checkpoint given to a composite as
+        ``load_from``, which would load nothing (:func:`check_load_from_fits`)."""
+        checkpoint = super().load_checkpoint(filename, *args, **kwargs)
+        check_load_from_fits(self.model, checkpoint.get('state_dict', checkpoint), filename)
+        return checkpoint
 
     def load_or_resume(self) -> None:
         if self._resume and not self._has_loaded:
