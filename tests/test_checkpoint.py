@@ -196,6 +196,9 @@ def test_load_from_a_stock_checkpoint_into_a_cohort_is_refused(tmp_path):
     with pytest.raises(ValueError, match=r"model\.members\[0\]\.init_cfg=dict\(type='Pretrained'"
                                          r".*model\.members\[1\]\.init_cfg"):
         runner.load_or_resume()
+    from mcl_mm.engine.checkpoint import check_load_from_fits
+    with pytest.raises(ValueError, match="shares no key with MCLCohort .* like 'model.x'"):
+        check_load_from_fits(runner.model, {'model.x': None}, 'other.pth')
     # the cohort's own checkpoint loads (as for a finished run or --resume)
     save_checkpoint(runner.model.state_dict(), str(tmp_path / 'cohort.pth'))
     cfg.load_from = str(tmp_path / 'cohort.pth')

@@ -259,8 +259,9 @@ def check_load_from_fits(model, state_dict: dict, filename: str) -> None:
     (keys ``backbone.*`` where the composite has ``student.backbone.*`` or
     ``members.k.backbone.*``) loads nothing, a warning lists every key, and training starts from
     the initialisation. When no key of the checkpoint is the composite's but some part takes it
-    whole, this is a ValueError that says how to start that part from it; a composite's own
-    checkpoint (``--resume``, a finished run) passes.
+    whole, this is a ValueError that says how to start that part from it (and one that says so
+    when no key matches at all); a composite's own checkpoint (``--resume``, a finished run)
+    passes.
     """
     model = getattr(model, 'module', model)
     if not hasattr(model, 'stock_parts'):
@@ -268,9 +269,13 @@ def check_load_from_fits(model, state_dict: dict, filename: str) -> None:
     keys = {re.sub(r'^module\.', '', k) for k in state_dict}
     if not keys or keys & set(model.state_dict()):
         return
+    parts = [name for name, _ in model.stock_parts()]
     fits = [name for name, part in model.stock_parts() if keys & set(part.state_dict())]
     if not fits:
-        return
+        raise ValueError(
+            f'load_from={filename!r} shares no key with {type(model).__name__} (its stock '
+            f'models are {parts}; the file\'s keys are like {sorted(keys)[0]!r}): it would '
+            'load nothing')
     where = {'student': 'model.student'}
     keys_hint = ', '.join(
         f"{where.get(name, 'model.members[' + name.split('.')[-1] + ']')}.init_cfg="
@@ -278,6 +283,6 @@ def check_load_from_fits(model, state_dict: dict, filename: str) -> None:
     raise ValueError(
         f'load_from={filename!r} holds a stock model\'s weights (keys like '
         f'{sorted(keys)[0]!r}), and no key of {type(model).__name__} (its stock models are '
-        f'{[name for name, _ in model.stock_parts()]}): it would load nothing. To start a '
-        f'model from it, set {keys_hint} (for the models it is meant for) and leave load_from '
-        'unset')
+        f'{parts}): it would load nothing. To train a model from it, set {keys_hint} (for the '
+        'models it is meant for) and leave load_from unset; to test it, use it with its own '
+        'config')
