@@ -28,6 +28,19 @@ def pytest_sessionfinish(session, exitstatus):
         session.exitstatus = 5
 
 
+@pytest.fixture(autouse=True)
+def _own_default_scope():
+    """Every test starts with the default scope it would have alone: a test that sets one
+    (``init_default_scope('mmseg')``, a Runner) leaves no scope behind for the next test of
+    the same worker, in which an unprefixed ``MODELS.build(dict(type='PixelKDLoss'))`` would
+    then be looked up in mmseg's registry."""
+    from mmengine.registry import DefaultScope
+    before = set(DefaultScope._instance_dict)
+    yield
+    for name in set(DefaultScope._instance_dict) - before:
+        del DefaultScope._instance_dict[name]
+
+
 @pytest.fixture
 def one_thread():
     """Tests on small tensors: one thread avoids OpenMP overhead (and contention)."""

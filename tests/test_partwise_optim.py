@@ -147,3 +147,17 @@ def test_a_convnext_student_trains_with_its_stock_layer_decay(synthetic_data, tm
         constructor='LearningRateDecayOptimizerConstructor'))
     stage_rates = {round(g['lr'], 12) for g in stock.optimizer.param_groups}
     assert len(stage_rates) == 6 and stage_rates <= lrs
+
+
+def test_a_member_the_constructor_does_not_support_is_named():
+    """mmseg's layer decay knows ConvNeXt, BEiT and MAE; a DeepLabV3-R18 member beside a
+    ConvNeXt one made it raise a bare NotImplementedError."""
+    from mcl_mm.registry import MODELS
+    init_default_scope('mmseg')
+    resnet = REPO / 'configs/baselines/deeplabv3-r18-half_synthetic-cityscapes.py'
+    cohort = MODELS.build(dict(type='mcl_mm.ModelGroup', members=[
+        dict(cfg_path=CONVNEXT, **NO_INIT), dict(cfg_path=str(resnet))]))
+    optim_cfg = _stock_optim_wrapper(CONVNEXT)
+    with pytest.raises(ValueError, match=r"LearningRateDecayOptimizerConstructor' fails on "
+                                         r'members\.1 \(a EncoderDecoder with a ResNetV1c'):
+        build_optim_wrapper(cohort, partwise_optim_wrapper_cfg(cohort, optim_cfg))

@@ -73,8 +73,17 @@ class PartwiseOptimWrapperConstructor:
                 optim_wrapper_cfg=dict(type='OptimWrapper',
                                        optimizer=copy.deepcopy(optimizer_cfg)),
                 paramwise_cfg=copy.deepcopy(self.part_paramwise_cfg)))
-            for group in constructor(part).optimizer.param_groups:
-                groups.append(dict(group, params=list(group['params'])))
+            try:
+                part_groups = constructor(part).optimizer.param_groups
+            except (NotImplementedError, TypeError, AttributeError, KeyError) as e:
+                backbone = type(getattr(part, 'backbone', part)).__name__
+                raise ValueError(
+                    f'optim_wrapper.constructor={self.part_constructor!r} fails on {prefix} '
+                    f'(a {type(part).__name__} with a {backbone} backbone): '
+                    f'{type(e).__name__}: {e or "(no message)"}. That constructor supports only '
+                    'some backbones (mmseg\'s and mmdet\'s layer decay: ConvNeXt, BEiT, MAE); '
+                    'members that need other recipes take MMEngine\'s default constructor') from e
+            groups += [dict(group, params=list(group['params'])) for group in part_groups]
         taken = {id(p) for group in groups for p in group['params']}
         rest = [(name, p) for name, p in model.named_parameters()
                 if p.requires_grad and id(p) not in taken]
