@@ -243,3 +243,21 @@ def test_losses_agree_with_and_without_onednn(monkeypatch, fresh_gemm):
     for with_onednn, with_mm in zip(out['1'], out['0']):  # losses, gradients
         atol = 1e-6 * with_mm.abs().max().item() if with_mm.dim() else 0.0
         torch.testing.assert_close(with_onednn, with_mm, rtol=2e-6, atol=atol)
+
+
+@pytest.mark.slow
+def test_losses_train_under_torch_compile():
+    """A config's ``compile=True`` (MMEngine compiles the train step): the relation tiles'
+    oneDNN GEMM failed in torch.compile's CPU lowering (it takes that op for frozen weights
+    only); traced, the tiles take torch.mm and the loss equals the eager one."""
+    g = torch.Generator().manual_seed(3)
+    feat_S = torch.randn(2, 16, 9, 11, generator=g)
+    feat_T = torch.randn(2, 24, 9, 11, generator=g)
+    loss = CrossImagePixelLoss(0.1, block_rows=32)
+    results = []
+    for fn in (loss, torch.compile(loss)):
+        s = feat_S.clone().requires_grad_()
+        value = fn(s, feat_T)
+        results.append((value.detach(), torch.autograd.grad(value, s)[0]))
+    torch.testing.assert_close(results[1][0], results[0][0], rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(results[1][1], results[0][1], rtol=1e-4, atol=1e-7)

@@ -146,7 +146,9 @@ def gemm_nt(x: Tensor, y: Tensor) -> Tensor:
     faster on the 2-core EPYC than MKL's sgemm behind ``torch.mm`` (the CIRKD loss stack
     0.974x the time at 1 thread, 0.868x at 2; configs/cirkd/README.md). Else ``torch.mm``.
     """
-    if onednn_gemm():
+    if onednn_gemm() and not torch.compiler.is_compiling():
+        # (torch.compile's CPU lowering takes this op for frozen weights only and fails on
+        # others: a config's compile=True traces torch.mm instead)
         return torch.ops.mkldnn._linear_pointwise(x, y, None, 'none', [], '')
     return torch.mm(x, y.t())
 
