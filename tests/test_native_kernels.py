@@ -246,10 +246,12 @@ def test_losses_agree_with_and_without_onednn(monkeypatch, fresh_gemm):
 
 
 @pytest.mark.slow
-def test_losses_train_under_torch_compile():
+def test_losses_train_under_torch_compile(monkeypatch, tmp_path):
     """A config's ``compile=True`` (MMEngine compiles the train step): the relation tiles'
     oneDNN GEMM failed in torch.compile's CPU lowering (it takes that op for frozen weights
-    only); traced, the tiles take torch.mm and the loss equals the eager one."""
+    only); traced, the tiles take torch.mm and the loss equals the eager one. (Inductor's
+    compiled code goes to this test's own folder, not the user's cache.)"""
+    monkeypatch.setenv('TORCHINDUCTOR_CACHE_DIR', str(tmp_path / 'inductor'))
     g = torch.Generator().manual_seed(3)
     feat_S = torch.randn(2, 16, 9, 11, generator=g)
     feat_T = torch.randn(2, 24, 9, 11, generator=g)
