@@ -269,17 +269,15 @@ def check_load_from_fits(model, state_dict: dict, filename: str) -> None:
     keys = {re.sub(r'^module\.', '', k) for k in state_dict}
     if not keys or keys & set(model.state_dict()):
         return
-    parts = [name for name, _ in model.stock_parts()]
-    fits = [name for name, part in model.stock_parts() if keys & set(part.state_dict())]
+    parts = [name for name, _, _ in model.stock_parts()]
+    fits = [key for _, key, part in model.stock_parts() if keys & set(part.state_dict())]
     if not fits:
         raise ValueError(
             f'load_from={filename!r} shares no key with {type(model).__name__} (its stock '
             f'models are {parts}; the file\'s keys are like {sorted(keys)[0]!r}): it would '
             'load nothing')
-    where = {'student': 'model.student'}
-    keys_hint = ', '.join(
-        f"{where.get(name, 'model.members[' + name.split('.')[-1] + ']')}.init_cfg="
-        f"dict(type='Pretrained', checkpoint={filename!r})" for name in fits)
+    keys_hint = ', '.join(f"{key}.init_cfg=dict(type='Pretrained', checkpoint={filename!r})"
+                          for key in fits)
     raise ValueError(
         f'load_from={filename!r} holds a stock model\'s weights (keys like '
         f'{sorted(keys)[0]!r}), and no key of {type(model).__name__} (its stock models are '

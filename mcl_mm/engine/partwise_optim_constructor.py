@@ -67,7 +67,7 @@ class PartwiseOptimWrapperConstructor:
                             f'{type(model).__name__}')
         optimizer_cfg = copy.deepcopy(self.optim_wrapper_cfg['optimizer'])
         groups: List[dict] = []
-        for prefix, part in model.stock_parts():
+        for prefix, _, part in model.stock_parts():
             constructor = OPTIM_WRAPPER_CONSTRUCTORS.build(dict(
                 type=self.part_constructor,
                 optim_wrapper_cfg=dict(type='OptimWrapper',

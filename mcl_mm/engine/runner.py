@@ -81,8 +81,8 @@ class Runner(MMEngineRunner):
         if isinstance(optim_wrapper, dict):
             partwise = partwise_optim_wrapper_cfg(self.model, optim_wrapper)
             if partwise is not None:
-                parts = [name for name, _ in getattr(self.model, 'module',
-                                                     self.model).stock_parts()]
+                parts = [name for name, _, _ in getattr(self.model, 'module',
+                                                        self.model).stock_parts()]
                 self.logger.info(
                     f"optim_wrapper: {optim_wrapper['constructor']} is applied to each of "
                     f'{parts} as to that model alone (mcl_mm.PartwiseOptimWrapperConstructor); '

@@ -135,11 +135,15 @@ class ModelGroup(BaseModel):
                 raise
             return member_attribute(name, [getattr(m, name) for m in members])
 
-    def stock_parts(self) -> List[Tuple[str, torch.nn.Module]]:
-        """``('members.k', member)``: the stock models a toolbox's optimizer constructor
-        (layer-wise decay) is applied to one by one
-        (:class:`~mcl_mm.engine.partwise_optim_constructor.PartwiseOptimWrapperConstructor`)."""
-        return [(f'members.{k}', member) for k, member in enumerate(self.members)]
+    def stock_parts(self) -> List[Tuple[str, str, torch.nn.Module]]:
+        """``('members.k', 'model.members[k]', member)`` (state-dict prefix, config key,
+        module): the stock models a toolbox's optimizer constructor (layer-wise decay) is
+        applied to one by one
+        (:class:`~mcl_mm.engine.partwise_optim_constructor.PartwiseOptimWrapperConstructor`)
+        and that a stock checkpoint may be meant for
+        (:func:`mcl_mm.engine.checkpoint.check_load_from_fits`)."""
+        return [(f'members.{k}', f'model.members[{k}]', member)
+                for k, member in enumerate(self.members)]
 
     def member_batches(self, inputs, data_samples: Optional[list],
                        own_samples: bool = False) -> List[Tuple]:

@@ -209,11 +209,12 @@ class SegDistiller(BaseModel):
         self._log_keys: Dict[str, List[str]] = {}  # loss key -> the names it logs under
 
     def stock_parts(self) -> List[tuple]:
-        """``[('student', student)]``: the stock model a toolbox's optimizer constructor
-        (layer-wise decay) is applied to as to the student alone
+        """``[('student', 'model.student', student)]`` (state-dict prefix, config key,
+        module): the stock model a toolbox's optimizer constructor (layer-wise decay) is
+        applied to as to the student alone
         (:class:`~mcl_mm.engine.partwise_optim_constructor.PartwiseOptimWrapperConstructor`);
         the frozen teacher has no parameters in the optimizer."""
-        return [('student', self.student)]
+        return [('student', 'model.student', self.student)]
 
     def _build_loss(self, key: str, cfg: dict):
         cfg = dict(cfg)
