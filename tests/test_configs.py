@@ -88,6 +88,10 @@ def test_config_loads_and_names_only_known_checkpoints(path: Path):
         assert val.get('type') == test.get('type') and val.keys() == test.keys(), (val, test)
         if isinstance(val.get('metric'), dict):  # a wrapper's (MemberMetric) inner metric
             assert val.metric.get('type') == test.metric.get('type'), (val, test)
+    # tools/train.py --auto-scale-lr: every config says for which total batch its lr is
+    scale = cfg.get('auto_scale_lr')
+    assert scale is not None and int(scale.get('base_batch_size', 0)) >= \
+        cfg.train_dataloader.batch_size, f'{path.name}: auto_scale_lr={scale!r}'
     # a local checkpoint path in the model comes with a note on where the file comes from
     source = path.read_text()
     comments = '\n'.join(line for line in source.splitlines() if line.lstrip().startswith('#'))

@@ -17,3 +17,4 @@ param_scheduler = [dict(type='PolyLR', eta_min=1e-4, power=0.9, begin=0, end=400
 train_cfg = dict(max_iters=40000, val_interval=4000)
 default_hooks = dict(checkpoint=dict(interval=4000))
 train_dataloader = dict(batch_size=2)
+auto_scale_lr = dict(enable=False, base_batch_size=16)  # lr for 2 x 8 GPUs

@@ -21,3 +21,4 @@ model = dict(
 optim_wrapper = dict(optimizer=dict(type='SGD', lr=0.02, momentum=0.9, weight_decay=1e-4))
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=40000, val_interval=4000)
 default_hooks = dict(checkpoint=dict(by_epoch=False, interval=4000))
+auto_scale_lr = dict(enable=False, base_batch_size=16)  # lr for 2 x 8 GPUs

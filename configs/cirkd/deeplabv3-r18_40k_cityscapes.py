@@ -10,3 +10,4 @@ optim_wrapper = dict(optimizer=dict(type='SGD', lr=0.02, momentum=0.9, weight_de
 param_scheduler = [dict(type='PolyLR', eta_min=1e-4, power=0.9, begin=0, end=40000, by_epoch=False)]
 train_cfg = dict(max_iters=40000, val_interval=4000)
 default_hooks = dict(checkpoint=dict(interval=4000))
+auto_scale_lr = dict(enable=False, base_batch_size=16)  # lr for 2 x 8 GPUs

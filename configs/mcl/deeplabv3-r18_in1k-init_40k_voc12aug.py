@@ -10,3 +10,4 @@ model = dict(
     backbone=dict(type='ResNet', depth=18),
     decode_head=dict(in_channels=512, channels=128),
     auxiliary_head=dict(in_channels=256, channels=64))
+auto_scale_lr = dict(enable=False, base_batch_size=16)  # lr for 4 GPUs x 4

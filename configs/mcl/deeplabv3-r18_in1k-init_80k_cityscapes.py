@@ -6,3 +6,4 @@
 #  $TORCH_HOME/hub/checkpoints/resnet18-f37072fd.pth)
 _base_ = ['mmseg::deeplabv3/deeplabv3_r18b-d8_4xb2-80k_cityscapes-512x1024.py']
 model = dict(pretrained='https://download.pytorch.org/models/resnet18-f37072fd.pth')
+auto_scale_lr = dict(enable=False, base_batch_size=8)  # lr for 4 GPUs x 2
