@@ -19,6 +19,7 @@ from mmengine.registry import OPTIM_WRAPPER_CONSTRUCTORS as MMENGINE_OPTIM_WRAPP
 from mmengine.registry import OPTIM_WRAPPERS as MMENGINE_OPTIM_WRAPPERS
 from mmengine.registry import TRANSFORMS as MMENGINE_TRANSFORMS
 from mmengine.registry import RUNNERS as MMENGINE_RUNNERS
+from mmengine.registry import VISUALIZERS as MMENGINE_VISUALIZERS
 from mmengine.registry import Registry
 
 HOOKS = Registry('hook', parent=MMENGINE_HOOKS, locations=['mcl_mm.engine.hooks'])
@@ -40,3 +41,5 @@ MODEL_WRAPPERS = Registry(
     'model_wrapper', parent=MMENGINE_MODEL_WRAPPERS, locations=['mcl_mm.engine.cpu_sync_bn'])
 
 METRICS = Registry('metric', parent=MMENGINE_METRICS, locations=['mcl_mm.evaluation'])
+VISUALIZERS = Registry(
+    'visualizer', parent=MMENGINE_VISUALIZERS, locations=['mcl_mm.visualization'])

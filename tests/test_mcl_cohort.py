@@ -456,3 +456,62 @@ def test_loss_errors_name_the_config_key():
     with pytest.raises(ValueError, match=r'model.mutual_kd: MutualKDLoss needs logits .* of the '
                                          r'same shape'):
         model(*_seg_batch(model, num_classes=7), mode='loss')
+
+
+def _tta_views(scope, h=64, w=64):
+    """Two views of two images, as a TTA pipeline's collated batch: dict(inputs=[view][image],
+    data_samples=[view][image])."""
+    g = torch.Generator().manual_seed(3)
+    if scope == 'mmseg':
+        from mmseg.structures import SegDataSample as Sample
+    else:
+        from mmpretrain.structures import DataSample as Sample
+    meta = dict(img_shape=(h, w), ori_shape=(h, w), pad_shape=(h, w))
+    return dict(inputs=[[torch.randint(0, 256, (3, h, w), generator=g).float() for _ in range(2)]
+                        for _ in range(2)],
+                data_samples=[[Sample(metainfo=dict(meta, img_path=f'{i}.png')) for i in range(2)]
+                              for _ in range(2)])
+
+
+@pytest.mark.parametrize('config, scope, tta_model', [
+    (SEG_COHORT, 'mmseg', dict(type='SegTTAModel')),
+    ('configs/mcl/resnet18x2_synthetic-imagenet.py', 'mmpretrain',
+     dict(type='mmpretrain.AverageClsScoreTTA')),
+])
+def test_tta_merges_every_members_views(config, scope, tta_model):
+    """tools/test.py --tta on a model predicting with every member: each member's views are
+    merged by the stock TTA model (the stock TTA model alone keeps the members' predictions of
+    the first view only)."""
+    from mcl_mm.engine.runner_cfg import apply_test_args
+    cfg = Config.fromfile(str(REPO / config))
+    cfg.tta_model = tta_model
+    cfg.tta_pipeline = cfg.test_dataloader.dataset.pipeline
+    args = dict(work_dir=None, cfg_options=None, launcher='none', checkpoint='c.pth',
+                show=False, show_dir=None, tta=True, out=None, config=config)
+    cfg = apply_test_args(cfg, type('Args', (), args)())
+    assert cfg.model.type == 'mcl_mm.MemberTTAModel'
+    tta = _build(cfg.model, scope).eval()
+    data = _tta_views(scope)
+    with torch.no_grad():
+        merged = tta.test_step(copy.deepcopy(data))
+        # each member alone on each view
+        views = [[tta.module.members[k].test_step(
+            dict(inputs=data['inputs'][v], data_samples=copy.deepcopy(data['data_samples'][v])))
+            for v in range(2)] for k in range(2)]
+
+    def expected(k, i):
+        if scope == 'mmseg':  # SegTTAModel: the mean of the views' softmaxes, its argmax
+            probs = sum(views[k][v][i].seg_logits.data.softmax(0) for v in range(2)) / 2
+            return probs.argmax(0)
+        return sum(views[k][v][i].pred_score for v in range(2)) / 2
+
+    def got(sample):
+        return sample.pred_sem_seg.data[0] if scope == 'mmseg' else sample.pred_score
+
+    for i in range(2):
+        for k in range(2):
+            assert torch.allclose(got(merged[i].member_samples[k]).float(),
+                                  expected(k, i).float()), (i, k)
+        assert torch.allclose(got(merged[i]).float(), expected(0, i).float())
+    # the views and members differ, so the test tells merged from first-view predictions
+    assert not torch.allclose(got(views[1][0][0]).float(), expected(1, 0).float())

@@ -134,6 +134,16 @@ def test_pose_train_and_test(synthetic_data, tmp_path):
     log = run_tool('tools/test.py', POSE, str(ckpt), '--work-dir', str(tmp_path / 't'),
                    '--tta', *opts)
     assert re.search(r'coco/AP: \d+\.\d+', log)
+    # mmpose's --out (the metrics), --dump (the predictions) and --badcase, whose painting
+    # of the ground-truth keypoints needs mcl_mm.PoseLocalVisualizer on NumPy >= 2.4
+    metrics, dump = tmp_path / 'metrics.json', tmp_path / 'pred.pkl'
+    run_tool('tools/test.py', POSE, str(ckpt), '--work-dir', str(tmp_path / 'b'), '--out',
+             str(metrics), '--dump', str(dump), '--badcase', *opts)
+    assert 'coco/AP' in json.loads(metrics.read_text())
+    assert dump.stat().st_size > 0
+    painted = list((tmp_path / 'b').rglob('badcase/*.jpg'))
+    (results, ) = (tmp_path / 'b').rglob('badcase/results.json')
+    assert painted and len(painted) == len(json.loads(results.read_text()))
 
 
 def _args(**kw):
@@ -194,6 +204,119 @@ def test_test_args_per_toolbox():
         assert cfg.test_evaluator[-1].type == 'DumpResults'
 
 
+CLS = 'configs/baselines/resnet18_synthetic-imagenet.py'
+CLS_COHORT = 'configs/mcl/resnet18x2_synthetic-imagenet.py'
+
+
+def test_test_args_of_mmpose_and_mmpretrain():
+    """--out writes what each toolbox's test.py writes (mmpose: the metrics), --out-item,
+    --dump, --badcase, --amp, --interval, --no-pin-memory, mmpretrain's --tta and data
+    loader defaults."""
+    from mcl_mm.engine import apply_test_args
+    from mcl_mm.engine.runner_cfg import test_metrics_file
+    pose = Config.fromfile(str(REPO / POSE))
+    args = _args(out='m.json', dump='p.pkl', badcase=True, show_dir='v', interval=3)
+    pose = apply_test_args(pose, args)
+    assert test_metrics_file(pose, args) == 'm.json'  # as mmpose: metrics, not predictions
+    dumps = [e for e in pose.test_evaluator if e.type == 'DumpResults']
+    assert [d.out_file_path for d in dumps] == ['p.pkl']
+    hook = pose.default_hooks.badcase
+    assert hook.enable and hook.interval == 3 and hook.metric == pose.model.head.loss
+    assert pose.default_hooks.visualization.interval == 3
+    with pytest.raises(ValueError, match='--dump .* must be a .pkl file'):
+        apply_test_args(Config.fromfile(str(REPO / POSE)), _args(dump='p.json'))
+    with pytest.raises(ValueError, match='--badcase needs an mmpose config'):
+        apply_test_args(Config.fromfile(str(REPO / SEG)), _args(badcase=True))
+    with pytest.raises(ValueError, match='--out-item metrics needs --out'):
+        apply_test_args(Config.fromfile(str(REPO / CLS)), _args(out_item='metrics'))
+    # mmpretrain: predictions by default, the metrics with --out-item metrics (any toolbox)
+    args = _args(out='r.pkl')
+    cls = apply_test_args(Config.fromfile(str(REPO / CLS)), args)
+    assert cls.test_evaluator[-1].type == 'DumpResults' and test_metrics_file(cls, args) is None
+    for config in (CLS, SEG):
+        args = _args(out='m.json', out_item='metrics')
+        cfg = apply_test_args(Config.fromfile(str(REPO / config)), args)
+        assert test_metrics_file(cfg, args) == 'm.json'
+        assert 'DumpResults' not in str(cfg.test_evaluator) and 'output_dir' not in str(
+            cfg.test_evaluator)
+    # mmpretrain's test loader defaults (no persistent workers), --no-pin-memory, --amp
+    cls = apply_test_args(Config.fromfile(str(REPO / CLS)), _args())
+    loader = cls.test_dataloader
+    assert loader.pin_memory and loader.collate_fn.type == 'default_collate'
+    assert 'persistent_workers' not in loader
+    cls = apply_test_args(Config.fromfile(str(REPO / CLS)), _args(no_pin_memory=True, amp=True))
+    assert cls.test_dataloader.pin_memory is False and cls.test_cfg.fp16
+    # mmpretrain's --tta without tta_model/tta_pipeline: the class scores of a flip
+    cls = apply_test_args(Config.fromfile(str(REPO / CLS)), _args(tta=True))
+    assert cls.model.type == 'mmpretrain.AverageClsScoreTTA'
+    assert cls.test_dataloader.dataset.pipeline[-1].type == 'TestTimeAug'
+    cohort = apply_test_args(Config.fromfile(str(REPO / CLS_COHORT)), _args(tta=True))
+    assert cohort.model.type == 'mcl_mm.MemberTTAModel'
+    assert cohort.model.tta_model.type == 'mmpretrain.AverageClsScoreTTA'
+
+
+def test_train_args_of_mmpose_and_mmpretrain():
+    """mmpose's --show-dir/--interval (validation images), mmpretrain's data loader
+    defaults and --no-pin-memory/--no-persistent-workers."""
+    from mcl_mm.engine import apply_train_args
+    pose = apply_train_args(Config.fromfile(str(REPO / POSE)), _args(show_dir='v', interval=2))
+    hook = pose.default_hooks.visualization
+    assert hook.enable and hook.out_dir == 'v' and hook.interval == 2
+    cls = apply_train_args(Config.fromfile(str(REPO / CLS)), _args())
+    for split in ('train', 'val', 'test'):
+        loader = cls[f'{split}_dataloader']
+        assert loader.pin_memory and loader.persistent_workers, split
+        assert loader.collate_fn.type == 'default_collate', split
+    cls = Config.fromfile(str(REPO / CLS))
+    cls.train_dataloader.num_workers = 0  # torch refuses persistent workers without workers
+    cls = apply_train_args(cls, _args(no_pin_memory=True))
+    assert 'persistent_workers' not in cls.train_dataloader
+    assert not cls.train_dataloader.pin_memory and not cls.val_dataloader.pin_memory
+    cls = apply_train_args(Config.fromfile(str(REPO / CLS)), _args(no_persistent_workers=True))
+    assert cls.val_dataloader.persistent_workers is False
+    # the other toolboxes' loaders are left as their configs have them
+    seg = apply_train_args(Config.fromfile(str(REPO / SEG)), _args())
+    assert 'collate_fn' not in seg.train_dataloader
+
+
+def test_pose_visualizer_paints_keypoints():
+    """mcl_mm.PoseLocalVisualizer paints keypoints where mmpose's fails (NumPy >= 2.4), and
+    the tools put it in place of mmpose's there."""
+    import numpy as np
+    from mmengine.registry import VISUALIZERS, DefaultScope
+    from mmengine.structures import InstanceData
+    from mmpose.structures import PoseDataSample
+
+    from mcl_mm.engine import apply_test_args
+    from mcl_mm.visualization import numpy_refuses_array_to_int
+    sample = PoseDataSample()
+    sample.pred_instances = InstanceData(keypoints=np.array([[[10., 10.], [20., 20.]]]),
+                                         keypoint_scores=np.array([[0.9, 0.9]]))
+    meta = dict(num_keypoints=2, keypoint_colors=np.array([[255, 0, 0], [0, 255, 0]]),
+                skeleton_links=[], skeleton_link_colors=np.zeros((0, 3)))
+    painted = {}
+    for name, vis_type in (('ours', 'mcl_mm.PoseLocalVisualizer'),
+                           ('stock', 'PoseLocalVisualizer')):
+        with DefaultScope.overwrite_default_scope('mmpose'):
+            vis = VISUALIZERS.build(dict(type=vis_type, radius=3, name=f'test_{name}'))
+        vis.set_dataset_meta(meta)
+        try:
+            vis.add_datasample('x', np.zeros((32, 32, 3), np.uint8), sample, draw_gt=False,
+                               draw_bbox=False, show=False)
+            painted[name] = int((vis.get_image().sum(-1) > 0).sum())
+        except TypeError:
+            painted[name] = None
+    assert painted['ours'] > 0
+    if numpy_refuses_array_to_int():
+        assert painted['stock'] is None
+    else:
+        assert painted['stock'] == painted['ours']
+    cfg = apply_test_args(Config.fromfile(str(REPO / POSE)), _args())
+    expected = 'mcl_mm.PoseLocalVisualizer' if numpy_refuses_array_to_int() else \
+        'PoseLocalVisualizer'
+    assert cfg.visualizer.type == expected
+
+
 def test_cpu_distributed_without_torchrun_env_is_untouched():
     from mcl_mm.engine import setup_cpu_distributed
     cfg = Config.fromfile(str(REPO / SEG))
@@ -230,9 +353,12 @@ def test_slurm_scripts_call_srun(tmp_path, script, args, expected):
 
 @pytest.mark.parametrize('tool, flags', [
     ('tools/train.py', ['--work-dir', '--resume', '--amp', '--cfg-options', '--launcher',
-                        '--local_rank', '--auto-scale-lr', '--no-validate']),
+                        '--local_rank', '--auto-scale-lr', '--no-validate', '--show',
+                        '--show-dir', '--interval', '--wait-time', '--no-pin-memory',
+                        '--no-persistent-workers']),
     ('tools/test.py', ['--work-dir', '--out', '--show', '--show-dir', '--wait-time', '--tta',
-                       '--cfg-options', '--launcher', '--local_rank']),
+                       '--cfg-options', '--launcher', '--local_rank', '--dump', '--badcase',
+                       '--out-item', '--amp', '--interval', '--no-pin-memory']),
 ])
 def test_tool_interface_matches_mmseg(tool, flags):
     out = run_tool(tool, '--help')

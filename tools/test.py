@@ -1,9 +1,11 @@
 """Test (and evaluate) a checkpoint with an mmseg, mmdet, mmpose, mmpretrain or mcl_mm config.
 
-Same interface as mmseg 1.2.2's ``tools/test.py``; the task toolbox comes from the
-config's ``default_scope``. ``--out``: a folder of predicted label maps for mmseg configs
-(as mmseg), a ``.pkl`` file of raw results for mmdet/mmpose/mmpretrain configs (as their
-tools).
+Same interface as mmseg 1.2.2's ``tools/test.py`` with the flags mmdet's, mmpose's and
+mmpretrain's add (``--dump``, ``--badcase``, ``--out-item``, ``--amp``, ``--interval``,
+``--no-pin-memory``); the task toolbox comes from the config's ``default_scope``. ``--out``
+writes what that toolbox's tools/test.py writes: a folder of predicted label maps (mmseg), a
+``.pkl`` file of predictions (mmdet, mmpretrain), the metrics (mmpose); ``--out-item
+metrics|pred`` chooses, ``--dump FILE.pkl`` writes the predictions in any toolbox.
 """
 import argparse
 
@@ -11,6 +13,7 @@ from mmengine.config import Config
 
 import mcl_mm  # noqa: F401  registries, mmcv-ops check, checkpoint allow-list
 from mcl_mm.engine import apply_test_args, build_runner, parse_tool_args
+from mcl_mm.engine.runner_cfg import add_visualization_args, save_test_metrics
 
 
 def parse_args():
@@ -23,16 +26,23 @@ def parse_args():
         'as json')
     parser.add_argument(
         '--out', type=str,
-        help='where to save the predictions for offline evaluation (mmseg: a directory; '
-        'mmdet/mmpose/mmpretrain: a .pkl file)')
-    parser.add_argument('--show', action='store_true', help='show prediction results')
+        help="what the config's toolbox writes there: mmseg a directory of predicted label "
+        'maps, mmdet/mmpretrain a .pkl file of predictions, mmpose the metrics (a .json, '
+        '.yaml or .pkl file)')
     parser.add_argument(
-        '--show-dir',
-        help='directory where painted images will be saved. If specified, it will be '
-        'automatically saved to the work_dir/timestamp/show_dir')
+        '--out-item', choices=['metrics', 'pred'],
+        help='what --out writes instead: the metrics or the predictions')
     parser.add_argument(
-        '--wait-time', type=float, default=2, help='the interval of show (s)')
+        '--dump', type=str, help='also write the predictions to this .pkl file (as mmpose)')
+    add_visualization_args(parser)
     parser.add_argument('--tta', action='store_true', help='Test time augmentation')
+    parser.add_argument(
+        '--badcase', action='store_true',
+        help="mmpose: analyse bad cases (mmpose's BadCaseAnalysisHook, default_hooks.badcase)")
+    parser.add_argument('--amp', action='store_true',
+                        help='test under automatic mixed precision (test_cfg.fp16)')
+    parser.add_argument('--no-pin-memory', action='store_true',
+                        help="disable the data loader's pin_memory")
     return parse_tool_args(parser)
 
 
@@ -40,7 +50,7 @@ def main():
     args = parse_args()
     cfg = apply_test_args(Config.fromfile(args.config), args)
     runner = build_runner(cfg, data_splits=('test', ))
-    runner.test()
+    save_test_metrics(runner.test(), cfg, args)
 
 
 if __name__ == '__main__':

@@ -1,9 +1,11 @@
 """Train a model from an mmseg, mmdet, mmpose or mcl_mm config.
 
 Same interface as mmseg 1.2.2's ``tools/train.py`` with the flags mmdet's, mmpose's and
-mmpretrain's add (``--resume CHECKPOINT``, ``--auto-scale-lr``, ``--no-validate``); the task
-toolbox comes from the config's ``default_scope``. On a machine without CUDA,
-``--launcher pytorch`` runs on gloo.
+mmpretrain's add (``--resume CHECKPOINT``, ``--auto-scale-lr``, ``--no-validate``, ``--show``,
+``--show-dir``, ``--interval``, ``--wait-time``, ``--no-pin-memory``,
+``--no-persistent-workers``); the task toolbox comes from the config's ``default_scope``, and
+mmpretrain configs get the data loader defaults of mmpretrain's tools/train.py. On a machine
+without CUDA, ``--launcher pytorch`` runs on gloo.
 """
 import argparse
 
@@ -11,6 +13,7 @@ from mmengine.config import Config
 
 import mcl_mm  # noqa: F401  registries, mmcv-ops check, checkpoint allow-list
 from mcl_mm.engine import apply_train_args, build_runner, parse_tool_args
+from mcl_mm.engine.runner_cfg import add_visualization_args
 
 
 def parse_args():
@@ -35,6 +38,11 @@ def parse_args():
         '--tensorboard', action='store_true', default=False,
         help="also log to TensorBoard (the config's visualizer gets a TensorboardVisBackend; "
         'event files in WORK_DIR/<timestamp>/vis_data)')
+    add_visualization_args(parser)  # mmpose's: paint the validation images
+    parser.add_argument('--no-pin-memory', action='store_true',
+                        help="disable the data loaders' pin_memory")
+    parser.add_argument('--no-persistent-workers', action='store_true',
+                        help="disable the data loaders' persistent_workers")
     return parse_tool_args(parser)
 
 
