@@ -213,11 +213,11 @@ def test_test_args_of_mmpose_and_mmpretrain():
     --dump, --badcase, --amp, --interval, --no-pin-memory, mmpretrain's --tta and data
     loader defaults."""
     from mcl_mm.engine import apply_test_args
-    from mcl_mm.engine.runner_cfg import test_metrics_file
+    from mcl_mm.engine.runner_cfg import metrics_out_file
     pose = Config.fromfile(str(REPO / POSE))
     args = _args(out='m.json', dump='p.pkl', badcase=True, show_dir='v', interval=3)
     pose = apply_test_args(pose, args)
-    assert test_metrics_file(pose, args) == 'm.json'  # as mmpose: metrics, not predictions
+    assert metrics_out_file(pose, args) == 'm.json'  # as mmpose: metrics, not predictions
     dumps = [e for e in pose.test_evaluator if e.type == 'DumpResults']
     assert [d.out_file_path for d in dumps] == ['p.pkl']
     hook = pose.default_hooks.badcase
@@ -232,11 +232,11 @@ def test_test_args_of_mmpose_and_mmpretrain():
     # mmpretrain: predictions by default, the metrics with --out-item metrics (any toolbox)
     args = _args(out='r.pkl')
     cls = apply_test_args(Config.fromfile(str(REPO / CLS)), args)
-    assert cls.test_evaluator[-1].type == 'DumpResults' and test_metrics_file(cls, args) is None
+    assert cls.test_evaluator[-1].type == 'DumpResults' and metrics_out_file(cls, args) is None
     for config in (CLS, SEG):
         args = _args(out='m.json', out_item='metrics')
         cfg = apply_test_args(Config.fromfile(str(REPO / config)), args)
-        assert test_metrics_file(cfg, args) == 'm.json'
+        assert metrics_out_file(cfg, args) == 'm.json'
         assert 'DumpResults' not in str(cfg.test_evaluator) and 'output_dir' not in str(
             cfg.test_evaluator)
     # mmpretrain's test loader defaults (no persistent workers), --no-pin-memory, --amp

@@ -90,7 +90,9 @@ def _pose_visualizer_for_numpy(cfg: Config) -> None:
 
 def apply_train_args(cfg: Config, args) -> Config:
     """``--work-dir``, ``--resume [CHECKPOINT]``, ``--amp``, ``--auto-scale-lr``,
-    ``--no-validate``, ``--cfg-options``, ``--launcher``."""
+    ``--no-validate``, ``--tensorboard``, ``--show``, ``--show-dir``, ``--interval``,
+    ``--wait-time``, ``--no-pin-memory``, ``--no-persistent-workers``, ``--cfg-options``,
+    ``--launcher``."""
     _common(cfg, args)
     if getattr(args, 'auto_scale_lr', False):
         scale = cfg.get('auto_scale_lr')
@@ -311,14 +313,14 @@ def apply_test_args(cfg: Config, args) -> Config:
     if getattr(args, 'amp', False):  # as mmpretrain's: the test loop under autocast
         cfg.test_cfg = ConfigDict(cfg.get('test_cfg') or {}, fp16=True)
     _dataloader_settings(cfg, args, ('test', ), training=False)
-    if args.out is not None and test_metrics_file(cfg, args) is None:
+    if args.out is not None and metrics_out_file(cfg, args) is None:
         _add_result_dump(cfg, args.out, scope)
     if getattr(args, 'dump', None) is not None:
         _add_result_dump(cfg, args.dump, scope, pickle_only=True)
     return cfg
 
 
-def test_metrics_file(cfg: Config, args) -> Optional[str]:
+def metrics_out_file(cfg: Config, args) -> Optional[str]:
     """Where tools/test.py writes the test metrics: ``--out`` for mmpose configs (as mmpose's
     tools/test.py) unless ``--out-item pred``, and with ``--out-item metrics`` for any."""
     item = getattr(args, 'out_item', None)
@@ -329,9 +331,9 @@ def test_metrics_file(cfg: Config, args) -> Optional[str]:
 
 
 def save_test_metrics(metrics: dict, cfg: Config, args) -> None:
-    """Write ``runner.test()``'s metrics to :func:`test_metrics_file` (main process only)."""
+    """Write ``runner.test()``'s metrics to :func:`metrics_out_file` (main process only)."""
     from mmengine.dist import is_main_process
-    path = test_metrics_file(cfg, args)
+    path = metrics_out_file(cfg, args)
     if path is not None and is_main_process():
         import mmengine
         mmengine.dump(metrics, path)
