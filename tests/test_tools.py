@@ -103,10 +103,15 @@ def test_dist_train_two_gloo_processes(synthetic_data, tmp_path):
     assert re.search(r'mIoU: \d+\.\d+', log)
     # the checkpoint of a DDP run holds the bare model's keys and tests on two processes
     assert all(not k.startswith('module.') for k in torch.load(work / 'iter_2.pth')['state_dict'])
+    metrics = tmp_path / 'metrics.json'
     log = run_tool('tools/dist_test.sh', SEG, str(work / 'iter_2.pth'), '2', '--work-dir',
-                   str(tmp_path / 'dist_test'), '--cfg-options',
-                   f'test_dataloader.dataset.data_root={data}', env=dict(PORT='29518'))
+                   str(tmp_path / 'dist_test'), '--out', str(metrics), '--out-item', 'metrics',
+                   '--cfg-options', f'test_dataloader.dataset.data_root={data}',
+                   env=dict(PORT='29518'))
     assert 'rank 1 of 2' in log and re.search(r'mIoU: \d+\.\d+', log)
+    # the metrics of the whole test set, written once (by rank 0)
+    assert log.count('test metrics written to') == 1
+    assert f"mIoU: {json.loads(metrics.read_text())['mIoU']:.4f}" in log
 
 
 @pytest.mark.slow
