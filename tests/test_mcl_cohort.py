@@ -490,6 +490,7 @@ def test_tta_merges_every_members_views(config, scope, tta_model):
                 show=False, show_dir=None, tta=True, out=None, config=config)
     cfg = apply_test_args(cfg, type('Args', (), args)())
     assert cfg.model.type == 'mcl_mm.MemberTTAModel'
+    torch.manual_seed(0)  # the members' initialisation (their predictions differ by view)
     tta = _build(cfg.model, scope).eval()
     data = _tta_views(scope)
     with torch.no_grad():
@@ -513,5 +514,6 @@ def test_tta_merges_every_members_views(config, scope, tta_model):
             assert torch.allclose(got(merged[i].member_samples[k]).float(),
                                   expected(k, i).float()), (i, k)
         assert torch.allclose(got(merged[i]).float(), expected(0, i).float())
-    # the views and members differ, so the test tells merged from first-view predictions
-    assert not torch.allclose(got(views[1][0][0]).float(), expected(1, 0).float())
+    # the views differ, so the test tells merged from first-view predictions
+    assert any(not torch.allclose(got(views[k][0][i]).float(), expected(k, i).float())
+               for k in range(2) for i in range(2))
