@@ -200,17 +200,28 @@ def test_seg_cohort_train_test_export(synthetic_data, tmp_path):
         assert re.search(rf'{re.escape(name)}: \d', log), name
     assert (work / 'iter_4.pth').exists()
     assert list(work.glob('best_m0_mIoU_iter_4.pth'))
+    out = tmp_path / 'pred'  # --out DIR: each member's label maps, as mmseg's for one model
     log = run_tool('tools/test.py', SEG_COHORT, str(work / 'iter_4.pth'), '--work-dir',
-                   str(tmp_path / 'test'), '--cfg-options', *roots)
+                   str(tmp_path / 'test'), '--out', str(out), '--cfg-options', *roots)
     m1 = re.findall(r'm1/mIoU: (\d+\.\d+)', log)[-1]
     assert re.findall(r'm0/mIoU: (\d+\.\d+)', log)
+    maps = {k: sorted(p.name for p in (out / f'm{k}').glob('*.png')) for k in (0, 1)}
+    assert maps[0] and maps[0] == maps[1], maps
     run_tool('tools/model_converters/cohort_member.py', str(work / 'iter_4.pth'),
              str(tmp_path / 'member1.pth'), '--member', '1')
     state = torch.load(tmp_path / 'member1.pth')['state_dict']
     assert not [k for k in state if 'mcl_loss' in k or k.startswith('members.')]
+    alone = tmp_path / 'pred_member'
     log = run_tool('tools/test.py', SEG_MEMBER, str(tmp_path / 'member1.pth'), '--work-dir',
-                   str(tmp_path / 'test_member'), '--cfg-options', *roots)
+                   str(tmp_path / 'test_member'), '--out', str(alone), '--cfg-options', *roots)
     assert re.findall(r'mIoU: (\d+\.\d+)', log)[-1] == m1
+    # member 1's label maps equal those of the exported member in its stock config
+    import numpy as np
+    from PIL import Image
+    assert sorted(p.name for p in alone.glob('*.png')) == maps[1]
+    for name in maps[1]:
+        assert np.array_equal(np.asarray(Image.open(alone / name)),
+                              np.asarray(Image.open(out / 'm1' / name))), name
 
 
 @pytest.mark.slow

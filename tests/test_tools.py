@@ -16,6 +16,9 @@ from mmengine.config import Config
 SEG = 'configs/baselines/deeplabv3-r18_synthetic-cityscapes.py'
 DET = 'configs/baselines/retinanet-r18_synthetic-coco.py'
 POSE = 'configs/baselines/td-hm-res18_synthetic-coco.py'
+CLS = 'configs/baselines/resnet18_synthetic-imagenet.py'
+MCL_SEG = 'configs/mcl/deeplabv3-r18-halfx2_synthetic-cityscapes.py'
+CLS_COHORT = 'configs/mcl/resnet18x2_synthetic-imagenet.py'
 
 
 def _seg_opts(data, iters=4, ckpt_interval=2):
@@ -207,10 +210,10 @@ def test_test_args_per_toolbox():
                    'configs/mcl/deeplabv3-r18-halfx2_synthetic-cityscapes.py'):
         cfg = apply_test_args(Config.fromfile(str(REPO / config)), _args(out='r.pkl'))
         assert cfg.test_evaluator[-1].type == 'DumpResults'
-
-
-CLS = 'configs/baselines/resnet18_synthetic-imagenet.py'
-CLS_COHORT = 'configs/mcl/resnet18x2_synthetic-imagenet.py'
+    # a segmentation cohort's --out DIR: each member's label maps in DIR/m{k} (MemberMetric)
+    cfg = apply_test_args(Config.fromfile(str(REPO / MCL_SEG)), _args(out='o'))
+    assert cfg.test_evaluator.type == 'mcl_mm.MemberMetric'
+    assert cfg.test_evaluator.metric.output_dir == 'o'
 
 
 def test_test_args_of_mmpose_and_mmpretrain():

@@ -267,8 +267,15 @@ def _enable_tta(cfg: Config, scope: str) -> None:
 
 def _add_result_dump(cfg: Config, out: str, scope: str, pickle_only: bool = False) -> None:
     evaluator = cfg.test_evaluator
-    if not pickle_only and isinstance(evaluator, dict) and evaluator.get('type') in (
-            'IoUMetric', 'mmseg.IoUMetric'):
+
+    def iou_metric(metric) -> bool:
+        return isinstance(metric, dict) and metric.get('type') in ('IoUMetric', 'mmseg.IoUMetric')
+
+    if not pickle_only and isinstance(evaluator, dict) and evaluator.get('type') == \
+            'mcl_mm.MemberMetric' and iou_metric(evaluator.get('metric')) and \
+            not out.endswith(('.pkl', '.pickle')):
+        evaluator = evaluator.metric  # a cohort's: each member's label maps in OUT/m{k}
+    if not pickle_only and iou_metric(evaluator):
         # as mmseg: a folder of predicted label maps
         evaluator['output_dir'] = out
         evaluator['keep_results'] = True
@@ -289,11 +296,13 @@ def apply_test_args(cfg: Config, args) -> Config:
     ``--interval``, ``--wait-time``, ``--tta``, ``--badcase``, ``--amp``, ``--no-pin-memory``.
 
     ``--out`` writes what the config's toolbox writes (``--out-item`` chooses otherwise): mmseg
-    a folder of predicted label maps (a ``.pkl`` of predictions where the test evaluator is not
-    an ``IoUMetric``), mmdet and mmpretrain a ``.pkl`` of predictions, mmpose the metrics
-    (any format ``mmengine.dump`` writes, by the suffix); tools/test.py writes the metrics
-    through :func:`save_test_metrics`. ``--dump`` (mmpose's) is a ``.pkl`` of predictions in
-    every toolbox.
+    a folder of predicted label maps (a cohort's ``MemberMetric``: ``OUT/m{k}`` per member, or
+    its predictions where OUT ends in ``.pkl``; a ``.pkl`` of predictions where the test
+    evaluator is no ``IoUMetric``), mmdet and
+    mmpretrain a ``.pkl`` of predictions, mmpose the metrics (any format ``mmengine.dump``
+    writes, by the suffix); tools/test.py writes the metrics through
+    :func:`save_test_metrics`. ``--dump`` (mmpose's) is a ``.pkl`` of predictions in every
+    toolbox.
     """
     _common(cfg, args)
     scope = _scope(cfg)

@@ -1,5 +1,6 @@
 """Score every member of a cohort (or model group) with a stock metric."""
 import copy
+import os.path as osp
 from typing import Optional, Sequence
 
 from mmengine.evaluator import BaseMetric
@@ -23,6 +24,9 @@ class MemberMetric(BaseMetric):
             built in the config's default scope; it reads each member's samples as dicts
             (``to_dict()``), as MMEngine's evaluator hands them to a metric.
         members (list[int], optional): the members to score; default all.
+
+    An ``output_dir`` of ``metric`` (mmseg's ``IoUMetric`` writes the predicted label maps
+    there; tools/test.py ``--out DIR``) becomes ``output_dir/m{k}`` for member k.
     """
 
     def __init__(self, metric: dict, members: Optional[Sequence[int]] = None,
@@ -34,7 +38,10 @@ class MemberMetric(BaseMetric):
 
     def _metric(self, k: int) -> BaseMetric:
         if k not in self.metrics:
-            metric = METRICS.build(copy.deepcopy(self.metric_cfg))
+            cfg = copy.deepcopy(self.metric_cfg)
+            if cfg.get('output_dir'):  # (mmseg's IoUMetric: label maps) a folder per member
+                cfg['output_dir'] = osp.join(cfg['output_dir'], f'm{k}')
+            metric = METRICS.build(cfg)
             metric.dataset_meta = self.dataset_meta
             self.metrics[k] = metric
         return self.metrics[k]
