@@ -4,6 +4,7 @@ tools."""
 import copy
 import json
 import re
+from argparse import Namespace
 
 import pytest
 import torch
@@ -499,7 +500,7 @@ def test_tta_merges_every_members_views(config, scope, tta_model):
     cfg.tta_pipeline = cfg.test_dataloader.dataset.pipeline
     args = dict(work_dir=None, cfg_options=None, launcher='none', checkpoint='c.pth',
                 show=False, show_dir=None, tta=True, out=None, config=config)
-    cfg = apply_test_args(cfg, type('Args', (), args)())
+    cfg = apply_test_args(cfg, Namespace(**args))
     assert cfg.model.type == 'mcl_mm.MemberTTAModel'
     torch.manual_seed(0)  # the members' initialisation (their predictions differ by view)
     tta = _build(cfg.model, scope).eval()

@@ -12,8 +12,8 @@ import argparse
 from mmengine.config import Config
 
 import mcl_mm  # noqa: F401  registries, mmcv-ops check, checkpoint allow-list
-from mcl_mm.engine import apply_train_args, build_runner, parse_tool_args
-from mcl_mm.engine.runner_cfg import add_visualization_args
+from mcl_mm.engine import (add_visualization_args, apply_train_args, build_runner,
+                           parse_tool_args)
 
 
 def parse_args():
